@@ -73,6 +73,9 @@ mod tests {
         assert!(clock.advance(SignedDuration::from_secs(-1)).is_err());
         assert_eq!(clock.now(), start);
         clock.advance(SignedDuration::from_mins(90)).unwrap();
-        assert_eq!(clock.now(), "2026-01-05T10:30:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            clock.now(),
+            "2026-01-05T10:30:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 }

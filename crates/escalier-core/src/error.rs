@@ -24,6 +24,8 @@ pub enum RejectionCode {
     InvalidTransition,
     /// The ticket is closed and accepts no further changes of this kind.
     TicketClosed,
+    /// The approval, checklist or item named does not exist on the ticket.
+    NotFound,
 }
 
 impl RejectionCode {
@@ -37,6 +39,7 @@ impl RejectionCode {
             RejectionCode::TicketExists => "ticket_exists",
             RejectionCode::InvalidTransition => "invalid_transition",
             RejectionCode::TicketClosed => "ticket_closed",
+            RejectionCode::NotFound => "not_found",
         }
     }
 
@@ -50,6 +53,7 @@ impl RejectionCode {
                 | RejectionCode::TicketExists
                 | RejectionCode::InvalidTransition
                 | RejectionCode::TicketClosed
+                | RejectionCode::NotFound
         )
     }
 }
@@ -89,7 +93,13 @@ impl fmt::Display for Rejection {
         if self.field.is_empty() {
             write!(f, "{}: {}", self.code.as_str(), self.message)
         } else {
-            write!(f, "{} at `{}`: {}", self.code.as_str(), self.field, self.message)
+            write!(
+                f,
+                "{} at `{}`: {}",
+                self.code.as_str(),
+                self.field,
+                self.message
+            )
         }
     }
 }

@@ -22,7 +22,10 @@ pub fn validate_id(s: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if s.len() > MAX_ID_LEN {
-        return Err(format!("is {} bytes long; at most {MAX_ID_LEN} allowed", s.len()));
+        return Err(format!(
+            "is {} bytes long; at most {MAX_ID_LEN} allowed",
+            s.len()
+        ));
     }
     if let Some(bad) = s.chars().find(|c| !id_char_ok(*c)) {
         return Err(format!(
@@ -93,7 +96,13 @@ mod tests {
 
     #[test]
     fn ids_accept_tool_style_names() {
-        for ok in ["ZD-1042", "github:acme/app#12", "evt_01HX.3", "a", "mail+x@y"] {
+        for ok in [
+            "ZD-1042",
+            "github:acme/app#12",
+            "evt_01HX.3",
+            "a",
+            "mail+x@y",
+        ] {
             assert!(TicketId::new(ok).is_ok(), "{ok}");
         }
     }

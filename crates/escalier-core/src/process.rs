@@ -15,6 +15,12 @@
 //!   `policy.error` (`too_many_actions`) and processing of the input stops.
 //! - A reaction whose data breaks a rule becomes a `policy.error`
 //!   (`invalid_action`) instead of being applied.
+//! - After the input and after every derived record is applied,
+//!   [`timers::on_record`] moves the ticket's SLA clocks and ladders; what
+//!   it returns (`sla.*`, `ladder.*`, a ladder level's actions) is recorded
+//!   right after that record with source `clock`, then offered to reactors
+//!   like any reaction, under the same depth and flood limits. A
+//!   `clock.due` input fires its deadline the same way.
 
 use std::sync::Arc;
 
@@ -24,6 +30,7 @@ use crate::id::EventId;
 use crate::record::{Producer, Record};
 use crate::reduce;
 use crate::ticket::Ticket;
+use crate::timers::{self, Books};
 
 /// Something that reacts to records: the policy set, the plugin host.
 pub trait Reactor {
@@ -71,20 +78,35 @@ pub struct Processed {
     pub derived: Vec<Record>,
 }
 
-/// Apply `input` to `ticket` and run `reactors`. Fails only if the input
-/// itself breaks the lifecycle, which the writer has already ruled out for
-/// anything it committed.
+/// Apply `input` to `ticket` and run `reactors`, with the SLA policies and
+/// ladders of `books`. Fails only if the input itself breaks the
+/// lifecycle, which the writer has already ruled out for anything it
+/// committed.
 pub fn process(
     ticket: Option<Ticket>,
     input: &Arc<Record>,
     reactors: &[&dyn Reactor],
     limits: &Limits,
+    books: &Books,
 ) -> Result<Processed, Rejection> {
     let mut ticket = Arc::new(reduce::apply(ticket, input)?);
     let mut derived: Vec<Arc<Record>> = Vec::new();
     let mut out = Vec::new();
     let mut i = 0usize;
-    'records: while i <= derived.len() {
+    let ctx = Ctx {
+        input,
+        limits,
+        books,
+    };
+    let timed = timers::on_record(Arc::make_mut(&mut ticket), books, input);
+    let mut full = false;
+    for kind in timed {
+        if push(&mut ticket, &mut derived, &ctx, 0, 0, clock(kind)).is_err() {
+            full = true;
+            break;
+        }
+    }
+    'records: while !full && i <= derived.len() {
         let (type_name, depth) = {
             let rec = if i == 0 { input } else { &derived[i - 1] };
             (rec.event.type_name(), rec.depth())
@@ -102,7 +124,7 @@ pub fn process(
                         limits.max_depth
                     ),
                 );
-                if push(&mut ticket, &mut derived, input, i, depth, err, limits).is_err() {
+                if push(&mut ticket, &mut derived, &ctx, i, depth, err).is_err() {
                     break 'records;
                 }
                 break;
@@ -112,7 +134,7 @@ pub fn process(
                 reactor.react(&ticket, rec, &mut out);
             }
             for reaction in out.drain(..) {
-                if push(&mut ticket, &mut derived, input, i, depth, reaction, limits).is_err() {
+                if push(&mut ticket, &mut derived, &ctx, i, depth, reaction).is_err() {
                     break 'records;
                 }
             }
@@ -138,18 +160,37 @@ fn system_error(code: &str, message: String) -> Reaction {
     }
 }
 
+fn clock(kind: EventKind) -> Reaction {
+    Reaction {
+        producer: Producer::Clock,
+        kind,
+    }
+}
+
 struct Full;
 
-/// Record one reaction at the next index and apply it to the ticket.
+/// What every `push` for one input shares.
+struct Ctx<'a> {
+    input: &'a Record,
+    limits: &'a Limits,
+    books: &'a Books,
+}
+
+/// Record one reaction at the next index and apply it to the ticket, then
+/// record what the timers make of it, right after it.
 fn push(
     ticket: &mut Arc<Ticket>,
     derived: &mut Vec<Arc<Record>>,
-    input: &Record,
+    ctx: &Ctx<'_>,
     trigger: usize,
     trigger_depth: u8,
     reaction: Reaction,
-    limits: &Limits,
 ) -> Result<(), Full> {
+    let Ctx {
+        input,
+        limits,
+        books,
+    } = *ctx;
     let room = limits.max_derived as usize;
     let (producer, kind) = if derived.len() + 1 >= room {
         if derived.len() + 1 > room {
@@ -199,13 +240,21 @@ fn push(
     // Derived records skip lifecycle checks; applying them to an existing
     // ticket cannot fail, and if it ever did the ticket is left unchanged.
     let _ = reduce::apply_to(Arc::make_mut(ticket), &rec);
+    let timed = timers::on_record(Arc::make_mut(ticket), books, &rec);
     derived.push(Arc::new(rec));
-    if full { Err(Full) } else { Ok(()) }
+    if full {
+        return Err(Full);
+    }
+    for kind in timed {
+        push(ticket, derived, ctx, index as usize, depth, clock(kind))?;
+    }
+    Ok(())
 }
 
 /// Id of a derived record: `esc:<seq>.<index>`.
 pub fn derived_id(seq: u64, index: u32) -> EventId {
-    EventId::new(format!("esc:{seq}.{index}")).unwrap_or_else(|_| unreachable!("digits and punctuation only"))
+    EventId::new(format!("esc:{seq}.{index}"))
+        .unwrap_or_else(|_| unreachable!("digits and punctuation only"))
 }
 
 #[cfg(test)]

@@ -56,16 +56,39 @@ pub enum Source {
     },
     /// Escalier's own dispatcher (loop and flood limits).
     System { trigger: u32, depth: u8 },
+    /// The scheduler: a `clock.due` tick or a `clock.rebound`. An input.
+    Scheduler,
+    /// `POST /v1/sources/{source}`: mapped by the adapter plugin `plugin`
+    /// after it verified the tool's own signature.
+    Adapter { plugin: String },
+    /// The outbox worker: a delivery that gave up (`delivery.failed`).
+    Outbox,
+    /// An API call by a token holder (`POST /v1/tickets/{id}/ack`, approval
+    /// decisions). `token` is the token's name.
+    Api { token: String },
+    /// SLA clocks and escalation ladders (`sla.*`, `ladder.*` and the
+    /// actions a ladder level takes), produced while handling record
+    /// `(seq, trigger)`, like `System`.
+    Clock { trigger: u32, depth: u8 },
 }
 
 /// What produced a reaction, before it has a position in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Producer {
-    Policy { policy: String, hash: String },
-    Plugin { plugin: String, version: String, hash: String },
+    Policy {
+        policy: String,
+        hash: String,
+    },
+    Plugin {
+        plugin: String,
+        version: String,
+        hash: String,
+    },
     /// The dispatcher itself (loop and flood limits).
     System,
+    /// SLA clocks and escalation ladders (`crate::timers`).
+    Clock,
 }
 
 impl Producer {
@@ -75,6 +98,7 @@ impl Producer {
             Producer::Policy { policy, .. } => policy,
             Producer::Plugin { plugin, .. } => plugin,
             Producer::System => "escalier",
+            Producer::Clock => "clock",
         }
     }
 
@@ -86,7 +110,11 @@ impl Producer {
                 trigger,
                 depth,
             },
-            Producer::Plugin { plugin, version, hash } => Source::Plugin {
+            Producer::Plugin {
+                plugin,
+                version,
+                hash,
+            } => Source::Plugin {
                 plugin,
                 version,
                 hash,
@@ -94,6 +122,7 @@ impl Producer {
                 depth,
             },
             Producer::System => Source::System { trigger, depth },
+            Producer::Clock => Source::Clock { trigger, depth },
         }
     }
 }
@@ -102,8 +131,15 @@ impl Source {
     /// Feedback depth: 0 for inputs, 1 for reactions to inputs, and so on.
     pub fn depth(&self) -> u8 {
         match self {
-            Source::Webhook { .. } => 0,
-            Source::Policy { depth, .. } | Source::Plugin { depth, .. } | Source::System { depth, .. } => *depth,
+            Source::Webhook { .. }
+            | Source::Adapter { .. }
+            | Source::Scheduler
+            | Source::Outbox
+            | Source::Api { .. } => 0,
+            Source::Policy { depth, .. }
+            | Source::Plugin { depth, .. }
+            | Source::System { depth, .. } => *depth,
+            Source::Clock { depth, .. } => *depth,
         }
     }
 
@@ -114,6 +150,11 @@ impl Source {
             Source::Policy { policy, .. } => policy,
             Source::Plugin { plugin, .. } => plugin,
             Source::System { .. } => "escalier",
+            Source::Scheduler => "scheduler",
+            Source::Outbox => "outbox",
+            Source::Adapter { plugin } => plugin,
+            Source::Api { token } => token,
+            Source::Clock { .. } => "clock",
         }
     }
 

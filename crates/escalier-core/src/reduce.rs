@@ -17,7 +17,7 @@
 use crate::action::ApplyCtx;
 use crate::error::{Rejection, RejectionCode};
 use crate::event::{Event, EventKind, TicketCreated};
-use crate::record::Record;
+use crate::record::{Record, Source};
 use crate::ticket::{Csat, MAX_FIELDS, MAX_TAGS, Ticket};
 use crate::vocab::{Status, Tier};
 
@@ -58,7 +58,10 @@ pub fn check_transition(current: Option<Status>, event: &Event) -> Result<Status
                 return Err(Rejection::new(
                     RejectionCode::InvalidTransition,
                     "data.status",
-                    format!("ticket `{}` is `{status}`; it cannot go back to `new`", event.ticket_id),
+                    format!(
+                        "ticket `{}` is `{status}`; it cannot go back to `new`",
+                        event.ticket_id
+                    ),
                 ));
             }
             Ok(d.status)
@@ -79,7 +82,9 @@ pub fn apply(ticket: Option<Ticket>, rec: &Record) -> Result<Ticket, Rejection> 
             check_transition(None, &rec.event)?;
             match &rec.event.kind {
                 EventKind::TicketCreated(d) => Ok(create(&rec.event, d, rec.seq)),
-                _ => unreachable!("check_transition refuses anything but ticket.created for a new ticket"),
+                _ => unreachable!(
+                    "check_transition refuses anything but ticket.created for a new ticket"
+                ),
             }
         }
     }
@@ -180,8 +185,24 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         ),
         EventKind::PolicyError(_) => t.policy_errors += 1,
         EventKind::PluginError(_) => t.plugin_errors += 1,
+        EventKind::PluginState(d) => d.apply(t),
+        EventKind::DeliveryRequested(_) | EventKind::PluginCommand(_) => {}
+        EventKind::DeliveryFailed(_) => t.deliveries_failed += 1,
+        // Clocks and ladders themselves are kept by `crate::timers`.
+        EventKind::SlaBreached(_) => t.sla_breaches += 1,
+        EventKind::LadderLevelReached(_) => t.ladder_levels_reached += 1,
+        EventKind::LadderExhausted(_) => t.ladders_exhausted += 1,
+        EventKind::SlaWarning(_)
+        | EventKind::SlaMet(_)
+        | EventKind::LadderAcknowledged(_)
+        | EventKind::ClockDue(_)
+        | EventKind::ClockRebound(_) => {}
+        EventKind::ChecklistOpened(d) => d.apply(t, at, rec.source.producer_name()),
+        EventKind::ChecklistItemChecked(d) => d.apply(t, at, rec.seq, rec.index),
+        EventKind::ApprovalDecided(d) => d.apply(t, at),
     }
-    if rec.source.is_input() && at > t.updated_at {
+    // A scheduler tick is not an update of the ticket.
+    if rec.source.is_input() && rec.source != Source::Scheduler && at > t.updated_at {
         t.updated_at = at;
     }
     Ok(())
@@ -218,6 +239,15 @@ fn create(ev: &Event, d: &TicketCreated, seq: u64) -> Ticket {
         notifications: 0,
         policy_errors: 0,
         plugin_errors: 0,
+        plugin_state: Default::default(),
+        checklist_progress: Default::default(),
+        held_escalations: Vec::new(),
+        deliveries_failed: 0,
+        clocks: Default::default(),
+        ladders: Default::default(),
+        sla_breaches: 0,
+        ladder_levels_reached: 0,
+        ladders_exhausted: 0,
         last_seq: seq,
     }
 }

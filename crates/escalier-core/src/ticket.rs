@@ -9,8 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::checklist::{ChecklistProgress, HeldEscalation};
 use crate::event::Requester;
 use crate::id::TicketId;
+use crate::ladder::LadderSet;
+use crate::sla::ClockSet;
 use crate::vocab::{Channel, Priority, Status, Tier};
 
 /// Most tags a ticket keeps.
@@ -80,6 +83,34 @@ pub struct Ticket {
     /// `plugin.error` records on this ticket.
     #[serde(default)]
     pub plugin_errors: u32,
+    /// Plugins' key-value state on this ticket: plugin → key → value.
+    /// Written only by `plugin.state` events.
+    #[serde(default)]
+    pub plugin_state: BTreeMap<String, BTreeMap<String, String>>,
+    /// Checklists with their items and progress, by name.
+    #[serde(default)]
+    pub checklist_progress: BTreeMap<String, ChecklistProgress>,
+    /// Escalations waiting for a checklist to complete, oldest first.
+    #[serde(default)]
+    pub held_escalations: Vec<HeldEscalation>,
+    /// `delivery.failed` records on this ticket.
+    #[serde(default)]
+    pub deliveries_failed: u32,
+    /// SLA clocks, kept by `crate::timers` (not by the reducer).
+    #[serde(default)]
+    pub clocks: ClockSet,
+    /// Escalation ladder runs, kept by `crate::timers` (not by the reducer).
+    #[serde(default)]
+    pub ladders: LadderSet,
+    /// `sla.breached` records on this ticket.
+    #[serde(default)]
+    pub sla_breaches: u32,
+    /// `ladder.level_reached` records on this ticket.
+    #[serde(default)]
+    pub ladder_levels_reached: u32,
+    /// `ladder.exhausted` records on this ticket.
+    #[serde(default)]
+    pub ladders_exhausted: u32,
     /// Log sequence number of the last record applied.
     pub last_seq: u64,
 }
@@ -103,6 +134,9 @@ pub struct EscalationStep {
     pub by: String,
     pub seq: u64,
     pub index: u32,
+    /// Set when a checklist held this escalation: when it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<Timestamp>,
 }
 
 /// One hand-off between teams made by a policy or plugin.
@@ -133,6 +167,18 @@ pub struct Approval {
     pub state: ApprovalState,
     pub requested_at: Timestamp,
     pub requested_by: String,
+    /// Set once decided (`approval.decided`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ApprovalDecision>,
+}
+
+/// Who decided an approval, when and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default)]
+    pub reason: String,
 }
 
 impl Ticket {

@@ -1,1 +1,158 @@
-//! placeholder
+//! Escalier's storage: the event log and the projections built from it, in
+//! one embedded redb file.
+//!
+//! Two threads write, one transaction at a time:
+//! - the **writer** appends input events (webhooks, adapters, clocks) in
+//!   batches: one durable commit serves every request waiting at that
+//!   moment (group commit). A request is acknowledged only after the
+//!   commit that holds it returns.
+//! - the **processor** follows the log in order, runs the reactors
+//!   (policies, plugins) through [`escalier_core::process::process`], and
+//!   writes the derived records, the tickets and its cursor in one
+//!   transaction, so no action is lost or produced twice across crashes.
+//!
+//! Readers never block writers (redb MVCC).
+//!
+//! # Layout
+//!
+//! - [`tables`]: table definitions and the schema version: the on-disk contract.
+//! - [`codec`]: how records and tickets are encoded in table values.
+//! - [`writer`]: the group-commit writer and its request handle.
+//! - [`processor`]: the in-order processor and the reactor source it pulls from.
+//! - [`progress`]: committed/processed watermarks that threads and tasks wait on.
+//! - [`scheduler`]: fires due clocks through the writer, never early, once.
+//! - [`read`]: queries for the API (tickets, timelines, log tail) and replay.
+//! - [`outbox`]: side effects recorded with their actions, delivered after commit.
+//! - [`import`]: bulk load of an exported log into a new store.
+//! - [`verify`]: the offline consistency check behind `escalier verify`.
+//! - [`error`]: the `StoreError` type.
+
+pub mod codec;
+pub mod error;
+pub mod import;
+pub mod outbox;
+pub mod processor;
+pub mod progress;
+pub mod read;
+pub mod scheduler;
+pub mod tables;
+pub mod verify;
+pub mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use error::StoreError;
+pub use processor::{Processor, ProcessorConfig, ReactorSource};
+pub use progress::Progress;
+pub use read::{Page, TicketFilter};
+pub use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, Settled};
+pub use writer::{AppendError, Appended, InputBatch, Writer, WriterConfig};
+
+/// Tunables for opening the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// redb page cache, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The open database plus the watermarks shared by writer, processor and readers.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    progress: Arc<Progress>,
+    alarm: Arc<scheduler::Alarm>,
+    outbox_bell: Arc<tokio::sync::Notify>,
+}
+
+impl Store {
+    /// Open (or create) the database file at `path`.
+    ///
+    /// Exclusive: one process owns the file. (redb's shared modes would let
+    /// tools read a live file, but they forbid the non-durable commits the
+    /// processor relies on to keep fsyncs off the ingest path; tools read a
+    /// snapshot or an export instead.)
+    pub fn open(path: &Path, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(opts.cache_bytes)
+            .create(path)
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                source: e.into(),
+            })?;
+        Self::init(db)
+    }
+
+    /// A database on any redb storage backend: fault injection in tests,
+    /// or a backend of the operator's choosing.
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| StoreError::Open {
+                path: "(backend)".into(),
+                source: e.into(),
+            })?;
+        Self::init(db)
+    }
+
+    /// A database in memory, for tests and simulations.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| StoreError::Open {
+                path: "(memory)".into(),
+                source: e.into(),
+            })?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Store, StoreError> {
+        tables::ensure(&db)?;
+        let (committed, processed) = {
+            let rtx = db.begin_read()?;
+            let events = rtx.open_table(tables::EVENTS)?;
+            let committed = events.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+            let meta = rtx.open_table(tables::META)?;
+            let processed = meta
+                .get(tables::META_PROCESSED)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            (committed, processed)
+        };
+        Ok(Store {
+            db: Arc::new(db),
+            progress: Arc::new(Progress::new(committed, processed)),
+            alarm: Arc::new(scheduler::Alarm::default()),
+            outbox_bell: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// The committed/processed watermarks.
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
+    }
+
+    /// Rung when the processor adds outbox entries.
+    pub fn outbox_bell(&self) -> &Arc<tokio::sync::Notify> {
+        &self.outbox_bell
+    }
+
+    /// The scheduler's wake-up bell.
+    pub fn alarm(&self) -> &Arc<scheduler::Alarm> {
+        &self.alarm
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+}

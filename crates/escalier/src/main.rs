@@ -1,1 +1,24 @@
-fn main() {}
+//! The `escalier` binary: parses the command line and hands off to one
+//! module per subcommand. Library crates do the work; this is glue.
+
+mod commands;
+mod config;
+mod fold;
+mod outbox;
+mod secrets;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

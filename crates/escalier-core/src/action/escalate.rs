@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApplyCtx, check_text};
+use crate::checklist::{self, HeldEscalation};
 use crate::error::Rejection;
 use crate::ticket::{EscalationStep, Ticket};
 use crate::vocab::Tier;
@@ -28,15 +29,32 @@ impl Escalate {
         if self.tier <= t.tier {
             return;
         }
-        t.escalations.push(EscalationStep {
-            at: ctx.at,
-            from: t.tier,
-            to: self.tier,
-            reason: self.reason.clone(),
-            by: ctx.by.to_owned(),
-            seq: ctx.seq,
-            index: ctx.index,
-        });
-        t.tier = self.tier;
+        // A checklist required for this tier and not complete holds it.
+        if let Some(name) = checklist::blocking(t, self.tier) {
+            let held = HeldEscalation {
+                tier: self.tier,
+                reason: self.reason.clone(),
+                by: ctx.by.to_owned(),
+                at: ctx.at,
+                seq: ctx.seq,
+                index: ctx.index,
+                checklist: name.to_owned(),
+            };
+            checklist::hold(t, held);
+            return;
+        }
+        checklist::raise(
+            t,
+            EscalationStep {
+                at: ctx.at,
+                from: t.tier,
+                to: self.tier,
+                reason: self.reason.clone(),
+                by: ctx.by.to_owned(),
+                seq: ctx.seq,
+                index: ctx.index,
+                held_since: None,
+            },
+        );
     }
 }

@@ -13,10 +13,12 @@ mod require_approval;
 mod require_checklist;
 mod route;
 mod set_priority;
+mod start_ladder;
+mod stop_ladder;
 mod tag;
 
-use serde::ser::SerializeStruct;
 use serde::Serializer;
+use serde::ser::SerializeStruct;
 
 pub use assign::Assign;
 pub use escalate::Escalate;
@@ -26,6 +28,8 @@ pub use require_approval::RequireApproval;
 pub use require_checklist::RequireChecklist;
 pub use route::Route;
 pub use set_priority::SetPriority;
+pub use start_ladder::StartLadder;
+pub use stop_ladder::StopLadder;
 pub use tag::Tag;
 
 use crate::error::{Rejection, join_path};
@@ -55,6 +59,8 @@ pub enum Action {
     Note(Note),
     RequireApproval(RequireApproval),
     RequireChecklist(RequireChecklist),
+    StartLadder(StartLadder),
+    StopLadder(StopLadder),
 }
 
 macro_rules! each_action {
@@ -69,6 +75,8 @@ macro_rules! each_action {
             Action::Note($a) => $body,
             Action::RequireApproval($a) => $body,
             Action::RequireChecklist($a) => $body,
+            Action::StartLadder($a) => $body,
+            Action::StopLadder($a) => $body,
         }
     };
 }
@@ -88,6 +96,8 @@ impl Action {
             Action::Note(_) => Note::TYPE,
             Action::RequireApproval(_) => RequireApproval::TYPE,
             Action::RequireChecklist(_) => RequireChecklist::TYPE,
+            Action::StartLadder(_) => StartLadder::TYPE,
+            Action::StopLadder(_) => StopLadder::TYPE,
         }
     }
 
@@ -103,6 +113,8 @@ impl Action {
             Note::TYPE => Action::Note(decode(data)?),
             RequireApproval::TYPE => Action::RequireApproval(decode(data)?),
             RequireChecklist::TYPE => Action::RequireChecklist(decode(data)?),
+            StartLadder::TYPE => Action::StartLadder(decode(data)?),
+            StopLadder::TYPE => Action::StopLadder(decode(data)?),
             other => {
                 return Err(Rejection::new(
                     crate::error::RejectionCode::UnknownEventType,
@@ -125,7 +137,10 @@ impl Action {
         each_action!(self, a => a.apply(ticket, ctx))
     }
 
-    pub(crate) fn serialize_data<S: Serializer>(&self, st: &mut S::SerializeStruct) -> Result<(), S::Error> {
+    pub(crate) fn serialize_data<S: Serializer>(
+        &self,
+        st: &mut S::SerializeStruct,
+    ) -> Result<(), S::Error> {
         each_action!(self, a => st.serialize_field("data", a))
     }
 }
@@ -143,4 +158,3 @@ fn decode<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, Rejection> {
 pub(crate) fn check_text(field: &str, s: &str, max: usize) -> Result<(), Rejection> {
     crate::event::check::text(field, s, max)
 }
-

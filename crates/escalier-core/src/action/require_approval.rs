@@ -26,8 +26,7 @@ impl RequireApproval {
 
     /// One pending approval per kind: asking again while one is pending changes nothing.
     pub fn apply(&self, t: &mut Ticket, ctx: ApplyCtx<'_>) {
-        if t
-            .approvals
+        if t.approvals
             .iter()
             .any(|a| a.kind == self.kind && a.state == ApprovalState::Pending)
         {
@@ -40,6 +39,7 @@ impl RequireApproval {
             state: ApprovalState::Pending,
             requested_at: ctx.at,
             requested_by: ctx.by.to_owned(),
+            decision: None,
         });
     }
 }

@@ -18,7 +18,10 @@ impl CsatReceived {
 
     pub(crate) fn validate(&self) -> Result<(), Rejection> {
         if !(1..=5).contains(&self.score) {
-            return Err(Rejection::invalid("score", format!("score {} is out of range; CSAT is 1 to 5", self.score)));
+            return Err(Rejection::invalid(
+                "score",
+                format!("score {} is out of range; CSAT is 1 to 5", self.score),
+            ));
         }
         if let Some(c) = &self.comment {
             check::text("comment", c, 16 * 1024)?;

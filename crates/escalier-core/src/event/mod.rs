@@ -7,10 +7,24 @@
 //! and the other internal prefixes are produced by Escalier itself and
 //! refused from outside.
 
+mod approval_decided;
+mod checklist_item_checked;
+mod checklist_opened;
+mod clock_due;
+mod clock_rebound;
 mod comment_added;
 mod csat_received;
+mod delivery_failed;
+mod delivery_requested;
+mod ladder_acknowledged;
+mod ladder_exhausted;
+mod ladder_level_reached;
+mod plugin_command;
 mod plugin_error;
+mod plugin_state;
 mod policy_error;
+mod sla_fired;
+mod sla_met;
 mod status_changed;
 mod ticket_assigned;
 mod ticket_created;
@@ -24,10 +38,23 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+pub use crate::ladder::{LadderExhausted, LevelReached};
+pub use crate::sla::ClockFired;
+pub use approval_decided::{ApprovalDecided, Decision};
+pub use checklist_item_checked::ChecklistItemChecked;
+pub use checklist_opened::{ChecklistItemDef, ChecklistOpened};
+pub use clock_due::ClockDue;
+pub use clock_rebound::ClockRebound;
 pub use comment_added::{Author, CommentAdded};
 pub use csat_received::CsatReceived;
+pub use delivery_failed::DeliveryFailed;
+pub use delivery_requested::{DeliveryRequested, Header};
+pub use ladder_acknowledged::LadderAcknowledged;
+pub use plugin_command::PluginCommand;
 pub use plugin_error::PluginError;
+pub use plugin_state::PluginState;
 pub use policy_error::PolicyError;
+pub use sla_met::SlaMet;
 pub use status_changed::StatusChanged;
 pub use ticket_assigned::TicketAssigned;
 pub use ticket_created::{Requester, TicketCreated};
@@ -45,6 +72,8 @@ pub const EXTERNAL_TYPES: &[&str] = &[
     StatusChanged::TYPE,
     TicketAssigned::TYPE,
     CsatReceived::TYPE,
+    ChecklistItemChecked::TYPE,
+    LadderAcknowledged::TYPE,
 ];
 
 /// Event types Escalier produces itself (policies may subscribe to them).
@@ -60,11 +89,32 @@ pub const INTERNAL_TYPES: &[&str] = &[
     "action.require_checklist",
     PolicyError::TYPE,
     PluginError::TYPE,
+    PluginState::TYPE,
+    DeliveryRequested::TYPE,
+    DeliveryFailed::TYPE,
+    ChecklistOpened::TYPE,
+    "action.start_ladder",
+    "action.stop_ladder",
+    ClockFired::WARNING_TYPE,
+    ClockFired::BREACHED_TYPE,
+    SlaMet::TYPE,
+    LevelReached::TYPE,
+    LadderExhausted::TYPE,
+    ClockDue::TYPE,
+    ClockRebound::TYPE,
 ];
+
+/// Input event types accepted only through their own API endpoints, which
+/// check them against the ticket first (not on `/v1/events`).
+pub const COMMAND_TYPES: &[&str] = &[ApprovalDecided::TYPE, PluginCommand::TYPE];
 
 /// Every event type, external first.
 pub fn all_types() -> impl Iterator<Item = &'static str> {
-    EXTERNAL_TYPES.iter().chain(INTERNAL_TYPES).copied()
+    EXTERNAL_TYPES
+        .iter()
+        .chain(COMMAND_TYPES)
+        .chain(INTERNAL_TYPES)
+        .copied()
 }
 
 /// One event: something that happened to a ticket.
@@ -94,6 +144,36 @@ pub enum EventKind {
     PolicyError(PolicyError),
     /// A plugin trapped, timed out or hit a limit while handling an event.
     PluginError(PluginError),
+    /// A plugin's key-value writes for this ticket.
+    PluginState(PluginState),
+    /// A plugin asked for an outbound HTTP request (sent after commit).
+    DeliveryRequested(DeliveryRequested),
+    /// An outbound request was given up.
+    DeliveryFailed(DeliveryFailed),
+    /// A checklist was put on the ticket.
+    ChecklistOpened(ChecklistOpened),
+    /// A checklist item was ticked or unticked.
+    ChecklistItemChecked(ChecklistItemChecked),
+    /// An approval was decided.
+    ApprovalDecided(ApprovalDecided),
+    /// A person sent a plugin-defined command.
+    PluginCommand(PluginCommand),
+    /// An SLA clock reached its warning point.
+    SlaWarning(ClockFired),
+    /// An SLA clock reached its target.
+    SlaBreached(ClockFired),
+    /// An SLA clock was stopped by what it measures.
+    SlaMet(SlaMet),
+    /// An escalation ladder reached a level.
+    LadderLevelReached(LevelReached),
+    /// An escalation ladder ran out of levels and repeats.
+    LadderExhausted(LadderExhausted),
+    /// Someone acknowledged: running ladders stop.
+    LadderAcknowledged(LadderAcknowledged),
+    /// The scheduler's tick for one due instant.
+    ClockDue(ClockDue),
+    /// The ticket's timers were re-bound to reloaded SLA/ladder files.
+    ClockRebound(ClockRebound),
 }
 
 /// Who is asking to decode an event: outside senders may not use internal types.
@@ -116,6 +196,21 @@ impl EventKind {
             EventKind::Action(a) => a.type_name(),
             EventKind::PolicyError(_) => PolicyError::TYPE,
             EventKind::PluginError(_) => PluginError::TYPE,
+            EventKind::PluginState(_) => PluginState::TYPE,
+            EventKind::DeliveryRequested(_) => DeliveryRequested::TYPE,
+            EventKind::DeliveryFailed(_) => DeliveryFailed::TYPE,
+            EventKind::ChecklistOpened(_) => ChecklistOpened::TYPE,
+            EventKind::ChecklistItemChecked(_) => ChecklistItemChecked::TYPE,
+            EventKind::ApprovalDecided(_) => ApprovalDecided::TYPE,
+            EventKind::PluginCommand(_) => PluginCommand::TYPE,
+            EventKind::SlaWarning(_) => ClockFired::WARNING_TYPE,
+            EventKind::SlaBreached(_) => ClockFired::BREACHED_TYPE,
+            EventKind::SlaMet(_) => SlaMet::TYPE,
+            EventKind::LadderLevelReached(_) => LevelReached::TYPE,
+            EventKind::LadderExhausted(_) => LadderExhausted::TYPE,
+            EventKind::LadderAcknowledged(_) => LadderAcknowledged::TYPE,
+            EventKind::ClockDue(_) => ClockDue::TYPE,
+            EventKind::ClockRebound(_) => ClockRebound::TYPE,
         }
     }
 
@@ -140,6 +235,21 @@ impl EventKind {
             CsatReceived::TYPE => EventKind::CsatReceived(decode_data(data)?),
             PolicyError::TYPE => EventKind::PolicyError(decode_data(data)?),
             PluginError::TYPE => EventKind::PluginError(decode_data(data)?),
+            PluginState::TYPE => EventKind::PluginState(decode_data(data)?),
+            DeliveryRequested::TYPE => EventKind::DeliveryRequested(decode_data(data)?),
+            DeliveryFailed::TYPE => EventKind::DeliveryFailed(decode_data(data)?),
+            ChecklistOpened::TYPE => EventKind::ChecklistOpened(decode_data(data)?),
+            ChecklistItemChecked::TYPE => EventKind::ChecklistItemChecked(decode_data(data)?),
+            ApprovalDecided::TYPE => EventKind::ApprovalDecided(decode_data(data)?),
+            PluginCommand::TYPE => EventKind::PluginCommand(decode_data(data)?),
+            ClockFired::WARNING_TYPE => EventKind::SlaWarning(decode_data(data)?),
+            ClockFired::BREACHED_TYPE => EventKind::SlaBreached(decode_data(data)?),
+            SlaMet::TYPE => EventKind::SlaMet(decode_data(data)?),
+            LevelReached::TYPE => EventKind::LadderLevelReached(decode_data(data)?),
+            LadderExhausted::TYPE => EventKind::LadderExhausted(decode_data(data)?),
+            LadderAcknowledged::TYPE => EventKind::LadderAcknowledged(decode_data(data)?),
+            ClockDue::TYPE => EventKind::ClockDue(decode_data(data)?),
+            ClockRebound::TYPE => EventKind::ClockRebound(decode_data(data)?),
             t if t.starts_with(Action::TYPE_PREFIX) => {
                 EventKind::Action(Action::decode(t, data).map_err(|r| r.within("data"))?)
             }
@@ -161,13 +271,25 @@ impl EventKind {
             EventKind::CsatReceived(d) => d.validate(),
             EventKind::Action(a) => a.validate(),
             EventKind::PolicyError(_) | EventKind::PluginError(_) => Ok(()),
+            EventKind::PluginState(d) => d.validate(),
+            EventKind::DeliveryRequested(d) => d.validate(),
+            EventKind::DeliveryFailed(d) => d.validate(),
+            EventKind::ChecklistOpened(d) => d.validate(),
+            EventKind::ChecklistItemChecked(d) => d.validate(),
+            EventKind::ApprovalDecided(d) => d.validate(),
+            EventKind::PluginCommand(d) => d.validate(),
+            EventKind::SlaWarning(d) => d.validate_as(crate::sla::Threshold::Warning),
+            EventKind::SlaBreached(d) => d.validate_as(crate::sla::Threshold::Breach),
+            EventKind::SlaMet(_)
+            | EventKind::LadderLevelReached(_)
+            | EventKind::LadderExhausted(_) => Ok(()),
+            EventKind::LadderAcknowledged(d) => d.validate(),
+            EventKind::ClockDue(d) => d.validate(),
+            EventKind::ClockRebound(d) => d.validate(),
         }
     }
 
-    fn serialize_data<S: Serializer>(&self, st: &mut S::SerializeStruct) -> Result<(), S::Error>
-    where
-        S: Serializer,
-    {
+    fn serialize_data<S: Serializer>(&self, st: &mut S::SerializeStruct) -> Result<(), S::Error> {
         match self {
             EventKind::TicketCreated(d) => st.serialize_field("data", d),
             EventKind::TicketUpdated(d) => st.serialize_field("data", d),
@@ -178,6 +300,20 @@ impl EventKind {
             EventKind::Action(a) => a.serialize_data::<S>(st),
             EventKind::PolicyError(d) => st.serialize_field("data", d),
             EventKind::PluginError(d) => st.serialize_field("data", d),
+            EventKind::PluginState(d) => st.serialize_field("data", d),
+            EventKind::DeliveryRequested(d) => st.serialize_field("data", d),
+            EventKind::DeliveryFailed(d) => st.serialize_field("data", d),
+            EventKind::ChecklistOpened(d) => st.serialize_field("data", d),
+            EventKind::ChecklistItemChecked(d) => st.serialize_field("data", d),
+            EventKind::ApprovalDecided(d) => st.serialize_field("data", d),
+            EventKind::PluginCommand(d) => st.serialize_field("data", d),
+            EventKind::SlaWarning(d) | EventKind::SlaBreached(d) => st.serialize_field("data", d),
+            EventKind::SlaMet(d) => st.serialize_field("data", d),
+            EventKind::LadderLevelReached(d) => st.serialize_field("data", d),
+            EventKind::LadderExhausted(d) => st.serialize_field("data", d),
+            EventKind::LadderAcknowledged(d) => st.serialize_field("data", d),
+            EventKind::ClockDue(d) => st.serialize_field("data", d),
+            EventKind::ClockRebound(d) => st.serialize_field("data", d),
         }
     }
 }
@@ -203,7 +339,10 @@ fn decode_data<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, Rejectio
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        Rejection::invalid(join_path("data", &path), clean_serde_message(&e.into_inner()))
+        Rejection::invalid(
+            join_path("data", &path),
+            clean_serde_message(&e.into_inner()),
+        )
     })
 }
 
@@ -226,11 +365,16 @@ impl Event {
             Some(b'[') => {
                 let wire: Vec<&RawValue> = serde_json::from_slice(body).map_err(malformed)?;
                 if wire.is_empty() {
-                    return Err(Rejection::invalid("", "the batch is empty; send at least one event"));
+                    return Err(Rejection::invalid(
+                        "",
+                        "the batch is empty; send at least one event",
+                    ));
                 }
                 wire.iter()
                     .enumerate()
-                    .map(|(i, raw)| Self::decode_one(raw.get(), origin).map_err(|r| r.within(&format!("[{i}]"))))
+                    .map(|(i, raw)| {
+                        Self::decode_one(raw.get(), origin).map_err(|r| r.within(&format!("[{i}]")))
+                    })
                     .collect()
             }
             Some(b'{') => {
@@ -243,7 +387,11 @@ impl Event {
                 "",
                 "the body must be a JSON object (one event) or array (a batch)",
             )),
-            None => Err(Rejection::new(RejectionCode::MalformedJson, "", "the body is empty")),
+            None => Err(Rejection::new(
+                RejectionCode::MalformedJson,
+                "",
+                "the body is empty",
+            )),
         }
     }
 
@@ -256,7 +404,10 @@ impl Event {
             if inner.is_syntax() || inner.is_eof() {
                 malformed(inner)
             } else {
-                Rejection::invalid(if path == "." { String::new() } else { path }, clean_serde_message(&inner))
+                Rejection::invalid(
+                    if path == "." { String::new() } else { path },
+                    clean_serde_message(&inner),
+                )
             }
         })?;
         wire.into_event(origin)
@@ -269,7 +420,11 @@ impl Event {
 }
 
 fn malformed(e: serde_json::Error) -> Rejection {
-    Rejection::new(RejectionCode::MalformedJson, "", format!("the body is not valid JSON: {e}"))
+    Rejection::new(
+        RejectionCode::MalformedJson,
+        "",
+        format!("the body is not valid JSON: {e}"),
+    )
 }
 
 /// The envelope as it arrives; `data` stays raw until the type is known.
@@ -287,9 +442,10 @@ struct WireEvent<'a> {
 
 impl WireEvent<'_> {
     fn into_event(self, origin: Origin) -> Result<Event, Rejection> {
-        let id = EventId::new(self.id).map_err(|m| Rejection::invalid("id", format!("event id {m}")))?;
-        let ticket_id =
-            TicketId::new(self.ticket_id).map_err(|m| Rejection::invalid("ticket_id", format!("ticket id {m}")))?;
+        let id =
+            EventId::new(self.id).map_err(|m| Rejection::invalid("id", format!("event id {m}")))?;
+        let ticket_id = TicketId::new(self.ticket_id)
+            .map_err(|m| Rejection::invalid("ticket_id", format!("ticket id {m}")))?;
         let occurred_at: Timestamp = self.occurred_at.parse().map_err(|_| {
             Rejection::invalid(
                 "occurred_at",
@@ -332,7 +488,13 @@ impl<'de> Deserialize<'de> for Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} on {}", self.kind.type_name(), self.id, self.ticket_id)
+        write!(
+            f,
+            "{} {} on {}",
+            self.kind.type_name(),
+            self.id,
+            self.ticket_id
+        )
     }
 }
 
@@ -371,7 +533,11 @@ pub(crate) mod check {
         if tags.len() > super::super::ticket::MAX_TAGS {
             return Err(Rejection::invalid(
                 field,
-                format!("{} tags; at most {} allowed", tags.len(), super::super::ticket::MAX_TAGS),
+                format!(
+                    "{} tags; at most {} allowed",
+                    tags.len(),
+                    super::super::ticket::MAX_TAGS
+                ),
             ));
         }
         for (i, t) in tags.iter().enumerate() {
@@ -387,7 +553,11 @@ pub(crate) mod check {
         if fields.len() > super::super::ticket::MAX_FIELDS {
             return Err(Rejection::invalid(
                 field,
-                format!("{} custom fields; at most {} allowed", fields.len(), super::super::ticket::MAX_FIELDS),
+                format!(
+                    "{} custom fields; at most {} allowed",
+                    fields.len(),
+                    super::super::ticket::MAX_FIELDS
+                ),
             ));
         }
         for k in fields.keys() {

@@ -19,7 +19,10 @@ impl TicketAssigned {
 
     pub(crate) fn validate(&self) -> Result<(), Rejection> {
         if self.team.is_none() && self.agent.is_none() {
-            return Err(Rejection::invalid("", "ticket.assigned needs a team, an agent, or both"));
+            return Err(Rejection::invalid(
+                "",
+                "ticket.assigned needs a team, an agent, or both",
+            ));
         }
         if let Some(t) = &self.team {
             check::name("team", t)?;

@@ -33,7 +33,10 @@ impl Requester {
         if let Some(e) = &self.email {
             check::text(&format!("{at}.email"), e, 320)?;
             if !e.contains('@') {
-                return Err(Rejection::invalid(format!("{at}.email"), format!("{e:?} is not an email address")));
+                return Err(Rejection::invalid(
+                    format!("{at}.email"),
+                    format!("{e:?} is not an email address"),
+                ));
             }
         }
         if let Some(p) = &self.plan {

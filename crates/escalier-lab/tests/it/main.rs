@@ -1,0 +1,5 @@
+//! escalier-lab's integration tests, one module per area.
+
+mod explain;
+mod policy_tests;
+mod replay;

@@ -1,0 +1,305 @@
+//! `escalier-loadbench`: drive `POST /v1/events` with N concurrent signed
+//! clients, each on its own keep-alive HTTP/1.1 connection, and report
+//! durable events/s, latency percentiles, and events per commit (read from
+//! the server's `/metrics` before and after).
+//!
+//! Each client plays a help desk: it creates tickets and then sends a
+//! realistic mix of comments, status changes, assignments and updates for
+//! them, one event per request (the hardest case for ingest), or batches
+//! with `--batch`. Every request is signed like a real sender would.
+//!
+//! Run it against a release build; `scripts/loadbench` does the set-up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use escalier_server::Secret;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use tokio::net::TcpStream;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load benchmark for POST /v1/events")]
+struct Args {
+    /// Server base URL (http only).
+    #[arg(long, default_value = "http://127.0.0.1:8600")]
+    url: String,
+    /// Webhook secret (whsec_...). Default: $ESCALIER_WEBHOOK_SECRET.
+    #[arg(long, env = "ESCALIER_WEBHOOK_SECRET", hide_env_values = true)]
+    secret: String,
+    /// API token with `read`, to scrape /metrics. Default: $ESCALIER_API_TOKEN.
+    #[arg(
+        long,
+        env = "ESCALIER_API_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
+    /// Concurrent clients, one connection each.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Measured duration.
+    #[arg(long, default_value = "20s", value_parser = humantime_like)]
+    duration: Duration,
+    /// Warm-up before measuring.
+    #[arg(long, default_value = "3s", value_parser = humantime_like)]
+    warmup: Duration,
+    /// Events per request.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Run id, to keep event ids unique across runs against one data dir.
+    #[arg(long)]
+    run: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn humantime_like(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("bad duration {s}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("bad duration unit in {s}")),
+    }
+}
+
+struct Shared {
+    secret: Secret,
+    token: String,
+    host: String,
+    addr: String,
+    run: String,
+    batch: usize,
+    measuring: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+    events: AtomicU64,
+    errors: AtomicU64,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let secret = Secret::parse(&args.secret).context("--secret")?;
+    let addr = args
+        .url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?
+        .trim_end_matches('/')
+        .to_owned();
+    let shared = Arc::new(Shared {
+        secret,
+        token: args.token.clone(),
+        host: addr.clone(),
+        addr,
+        run: args
+            .run
+            .clone()
+            .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>())),
+        batch: args.batch.max(1),
+        measuring: false.into(),
+        stop: false.into(),
+        events: 0.into(),
+        errors: 0.into(),
+    });
+
+    let before = scrape(&shared).await.unwrap_or_default();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        tasks.push(tokio::spawn(client(shared.clone(), c)));
+    }
+    tokio::time::sleep(args.warmup).await;
+    let at_start = scrape(&shared).await.unwrap_or_default();
+    shared.measuring.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    tokio::time::sleep(args.duration).await;
+    shared.measuring.store(false, Ordering::SeqCst);
+    let elapsed = started.elapsed();
+    let at_end = scrape(&shared).await.unwrap_or_default();
+    shared.stop.store(true, Ordering::SeqCst);
+
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for t in tasks {
+        let h = t.await??;
+        hist.add(h)?;
+    }
+    let _ = before;
+    let events = shared.events.load(Ordering::SeqCst);
+    let batches = at_end.batches - at_start.batches;
+    let committed = at_end.batch_events - at_start.batch_events;
+    let per_commit = if batches > 0.0 {
+        committed / batches
+    } else {
+        0.0
+    };
+    let rate = events as f64 / elapsed.as_secs_f64();
+    let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "clients": args.clients, "batch": args.batch, "seconds": elapsed.as_secs_f64(),
+                "events": events, "events_per_sec": rate, "requests": hist.len(),
+                "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": hist.max() as f64 / 1000.0,
+                "errors": shared.errors.load(Ordering::SeqCst), "events_per_commit": per_commit,
+            })
+        );
+    } else {
+        println!(
+            "clients {}  batch {}  measured {:.1}s",
+            args.clients,
+            args.batch,
+            elapsed.as_secs_f64()
+        );
+        println!(
+            "durable events/s   {rate:>10.0}   ({events} events, {} requests)",
+            hist.len()
+        );
+        println!(
+            "latency ms         p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            hist.max() as f64 / 1000.0
+        );
+        println!("events per commit  {per_commit:>10.1}");
+        println!(
+            "errors             {:>10}",
+            shared.errors.load(Ordering::SeqCst)
+        );
+    }
+    Ok(())
+}
+
+#[derive(Default, Clone, Copy)]
+struct Scraped {
+    batches: f64,
+    batch_events: f64,
+}
+
+/// Read the writer's batch histogram from /metrics.
+async fn scrape(shared: &Shared) -> anyhow::Result<Scraped> {
+    let mut sender = connect(&shared.addr).await?;
+    let req = hyper::Request::get("/metrics")
+        .header("host", &shared.host)
+        .header("authorization", format!("Bearer {}", shared.token))
+        .body(Full::new(Bytes::new()))?;
+    let resp = sender.send_request(req).await?;
+    let text = String::from_utf8(resp.into_body().collect().await?.to_bytes().to_vec())?;
+    let mut s = Scraped::default();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next()) {
+            (Some("escalier_batch_events_count"), Some(v)) => s.batches = v.parse().unwrap_or(0.0),
+            (Some("escalier_batch_events_sum"), Some(v)) => {
+                s.batch_events = v.parse().unwrap_or(0.0)
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+async fn connect(
+    addr: &str,
+) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One help desk: creates tickets, then sends their life events.
+async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>> {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut sender = connect(&shared.addr).await?;
+    let mut n: u64 = 0;
+    let mut tickets: Vec<String> = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        let mut events = Vec::with_capacity(shared.batch);
+        for _ in 0..shared.batch {
+            n += 1;
+            events.push(next_event(&shared.run, c, n, &mut tickets));
+        }
+        let body = if shared.batch == 1 {
+            events.pop().unwrap_or_default()
+        } else {
+            format!("[{}]", events.join(","))
+        };
+        let id = format!("msg_{}_{c}_{n}", shared.run);
+        let ts = jiff::Timestamp::now().as_second();
+        let sig = shared.secret.sign(&id, ts, body.as_bytes());
+        let req = hyper::Request::post("/v1/events")
+            .header("host", &shared.host)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(Full::new(Bytes::from(body)))?;
+        let started = Instant::now();
+        let resp = sender.send_request(req).await?;
+        let status = resp.status();
+        let _ = resp.into_body().collect().await?;
+        let micros = started.elapsed().as_micros() as u64;
+        if shared.measuring.load(Ordering::Relaxed) {
+            if status.as_u16() == 202 {
+                hist.record(micros.max(1))?;
+                shared
+                    .events
+                    .fetch_add(shared.batch as u64, Ordering::Relaxed);
+            } else {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(hist)
+}
+
+/// The next event of a plausible support day for client `c`.
+fn next_event(run: &str, c: usize, n: u64, tickets: &mut Vec<String>) -> String {
+    let id = format!("{run}-{c}-{n}");
+    let at = jiff::Timestamp::now();
+    // Every 8th event opens a ticket; the rest happen to one of the last 50.
+    if tickets.is_empty() || n % 8 == 1 {
+        let t = format!("LB-{run}-{c}-{n}");
+        tickets.push(t.clone());
+        if tickets.len() > 50 {
+            tickets.remove(0);
+        }
+        let channel = ["email", "chat", "web", "social_public", "phone"][(n as usize / 8) % 5];
+        let prio = ["low", "normal", "normal", "high", "urgent"][(n as usize / 8 + c) % 5];
+        let vip = n % 40 == 1;
+        return format!(
+            r#"{{"id":"{id}","type":"ticket.created","ticket_id":"{t}","occurred_at":"{at}","data":{{"subject":"Invoice shows the wrong amount","description":"Hello, since the last update my invoice for March is wrong and the export fails with an error. Please help.","requester":{{"id":"cust-{c}-{n}","name":"Dana Client","email":"dana{c}@example.com","plan":"pro","vip":{vip}}},"channel":"{channel}","priority":"{prio}","tags":["billing"],"fields":{{"order_id":"A-{n}","refund_amount":{}}}}}}}"#,
+            n % 300
+        );
+    }
+    let t = &tickets[(n as usize * 7) % tickets.len()];
+    match n % 8 {
+        2 | 5 => format!(
+            r#"{{"id":"{id}","type":"comment.added","ticket_id":"{t}","occurred_at":"{at}","data":{{"author":{{"kind":"customer","id":"cust"}},"public":true,"body":"Any news? I need this fixed before the end of the month or I will have to cancel."}}}}"#
+        ),
+        3 | 6 => format!(
+            r#"{{"id":"{id}","type":"comment.added","ticket_id":"{t}","occurred_at":"{at}","data":{{"author":{{"kind":"agent","id":"agent-{c}"}},"public":true,"body":"Thanks for waiting, we are looking into the invoice now."}}}}"#
+        ),
+        4 => format!(
+            r#"{{"id":"{id}","type":"ticket.assigned","ticket_id":"{t}","occurred_at":"{at}","data":{{"team":"billing","agent":"agent-{c}"}}}}"#
+        ),
+        7 => format!(
+            r#"{{"id":"{id}","type":"ticket.updated","ticket_id":"{t}","occurred_at":"{at}","data":{{"tags_added":["followup"],"fields":{{"seen":true}}}}}}"#
+        ),
+        _ => format!(
+            r#"{{"id":"{id}","type":"status.changed","ticket_id":"{t}","occurred_at":"{at}","data":{{"status":"open"}}}}"#
+        ),
+    }
+}

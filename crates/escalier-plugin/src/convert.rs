@@ -1,0 +1,109 @@
+//! Between core types and WIT types: the ticket and record handed to a
+//! guest, and the guest's actions turned back into core events (through
+//! the same `Action` types and validation as a policy's actions).
+
+use escalier_core::action::{
+    Action, Assign, Escalate, Note, Notify, RequireApproval, RequireChecklist, Route, SetPriority,
+    Tag,
+};
+use escalier_core::event::{ChecklistItemDef, ChecklistOpened};
+use escalier_core::{EventKind, Priority, Record, Ticket, Tier};
+
+use crate::bindings::escalier::plugin::types as wit;
+
+pub(crate) fn ticket(t: &Ticket) -> wit::Ticket {
+    wit::Ticket {
+        id: t.id.as_str().to_owned(),
+        subject: t.subject.clone(),
+        status: t.status.as_str().to_owned(),
+        priority: t.priority.as_str().to_owned(),
+        channel: t.channel.as_str().to_owned(),
+        tier: t.tier.get(),
+        team: t.team.clone(),
+        agent: t.agent.clone(),
+        tags: t.tags.iter().cloned().collect(),
+        requester_id: t.requester.id.clone(),
+        requester_plan: t.requester.plan.clone(),
+        vip: t.requester.vip,
+        created_at: t.created_at.as_millisecond(),
+    }
+}
+
+pub(crate) fn event(r: &Record) -> wit::Event {
+    // The event's `data` alone: serialize the envelope and take it out.
+    let data = match serde_json::to_value(&r.event) {
+        Ok(serde_json::Value::Object(mut o)) => o.remove("data").map(|d| d.to_string()),
+        _ => None,
+    }
+    .unwrap_or_else(|| "{}".to_owned());
+    wit::Event {
+        id: r.event.id.as_str().to_owned(),
+        type_: r.event.type_name().to_owned(),
+        ticket_id: r.event.ticket_id.as_str().to_owned(),
+        occurred_at: r.event.occurred_at.as_millisecond(),
+        recorded_at: r.recorded_at.as_millisecond(),
+        data,
+        source: r.source.producer_name().to_owned(),
+    }
+}
+
+/// A guest action as a core event; `Err` says why it cannot be one (the
+/// core's own validation runs later, in the processor, like for policies).
+pub(crate) fn action(a: wit::Action) -> Result<EventKind, String> {
+    let tier = |n: u8| Tier::new(i64::from(n));
+    let core = match a {
+        wit::Action::Escalate(e) => Action::Escalate(Escalate {
+            tier: tier(e.tier)?,
+            reason: e.reason,
+        }),
+        wit::Action::Route(r) => Action::Route(Route {
+            team: r.team,
+            reason: r.reason,
+        }),
+        wit::Action::SetPriority(p) => Action::SetPriority(SetPriority {
+            priority: Priority::parse(&p).ok_or_else(|| {
+                format!("set-priority `{p}`: priorities are {}", Priority::names())
+            })?,
+        }),
+        wit::Action::Assign(agent) => Action::Assign(Assign { agent }),
+        wit::Action::Tag(tag) => Action::Tag(Tag { tag }),
+        wit::Action::Notify(n) => Action::Notify(Notify {
+            channel: n.channel,
+            message: n.message,
+        }),
+        wit::Action::Note(text) => Action::Note(Note { text }),
+        wit::Action::RequireApproval(r) => Action::RequireApproval(RequireApproval {
+            kind: r.kind,
+            reason: r.reason,
+        }),
+        wit::Action::RequireChecklist(name) => Action::RequireChecklist(RequireChecklist { name }),
+        wit::Action::OpenChecklist(c) => {
+            return Ok(EventKind::ChecklistOpened(ChecklistOpened {
+                name: c.name,
+                items: c
+                    .items
+                    .into_iter()
+                    .map(|i| ChecklistItemDef {
+                        id: i.id,
+                        text: i.text,
+                    })
+                    .collect(),
+                required_for_tier: c.required_for_tier.map(tier).transpose()?,
+            }));
+        }
+    };
+    Ok(EventKind::Action(core))
+}
+
+/// The error a guest returned, as `case: message`.
+pub(crate) fn guest_error(e: &wit::Error) -> (&'static str, String) {
+    match e {
+        wit::Error::InvalidInput(m) => ("invalid-input", m.clone()),
+        wit::Error::Denied(m) => ("denied", m.clone()),
+        wit::Error::QuotaExceeded(m) => ("quota-exceeded", m.clone()),
+        wit::Error::NotFound(m) => ("not-found", m.clone()),
+        wit::Error::Unauthorized(m) => ("unauthorized", m.clone()),
+        wit::Error::Unsupported(m) => ("unsupported", m.clone()),
+        wit::Error::Failed(m) => ("failed", m.clone()),
+    }
+}

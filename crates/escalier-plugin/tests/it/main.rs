@@ -1,0 +1,16 @@
+//! Integration tests of the plugin host against real components built by
+//! `scripts/build-plugins` (found under `target/plugins` and
+//! `target/plugin-fixtures`). One binary, a module per area.
+
+mod util;
+
+mod approval;
+mod checklist;
+mod containment;
+mod github;
+mod isolation;
+mod notify;
+mod outbound;
+mod python;
+mod reload;
+mod sandbox;

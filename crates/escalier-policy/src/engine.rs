@@ -1,0 +1,247 @@
+//! The Rhai engine policies run in: [`harden`] builds it with every limit
+//! in one place, [`PolicyEngine`] adds the script API and remembers what
+//! names exist so the compiler can point at typos.
+//!
+//! One engine per process, shared by every policy set (`Arc`): building it
+//! registers a few hundred functions, which is not something to repeat per
+//! reload, let alone per event.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage,
+    BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage, Package,
+};
+use rhai::{Dynamic, Engine, Module, OptimizationLevel};
+
+use crate::limits::PolicyLimits;
+use crate::{api, sink};
+
+/// How many operations pass between two looks at the clock. Reading the
+/// clock costs about as much as a few dozen operations; every 256 keeps the
+/// check under 1% of run time and a runaway loop within ~0.1 ms of its deadline.
+const CLOCK_CHECK_EVERY: u64 = 256;
+
+/// The value `on_progress` stops a run with when its time is up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeUp;
+
+/// A raw Rhai engine with the packages policies need and every limit set.
+///
+/// What is left out, and why:
+/// - `LanguageCorePackage`: `sleep` (blocks the dispatcher), `exit`, and a
+///   `tag` property that would collide with the `tag` action.
+/// - `BasicTimePackage`: `timestamp()` reads the wall clock, which would make
+///   replays and backtests disagree with the live run. Policies get time from
+///   the event (`event.occurred_at`, `ticket.age_minutes`).
+/// - `BasicBlobPackage`, `BasicFnPackage`, debugging: nothing a policy needs.
+/// - File and process access: Rhai has none outside `import` (no module
+///   resolver, and `no_module` makes it a syntax error) and `eval` (disabled).
+///
+/// Optimisation is off here on purpose: the compiler analyses the AST as
+/// written (positions, `ON`) and then optimises explicitly with an empty
+/// scope, so `ticket`/`event` are never folded into placeholder values.
+pub fn harden(limits: &PolicyLimits) -> Engine {
+    let mut engine = Engine::new_raw();
+    // One module for all packages: Rhai resolves a call by asking each
+    // global module in turn, so nine packages cost up to nine lookups per call.
+    let mut packages = Module::new();
+    for p in [
+        ArithmeticPackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+        BitFieldPackage::new().as_shared_module(),
+        BasicStringPackage::new().as_shared_module(),
+        MoreStringPackage::new().as_shared_module(),
+        BasicIteratorPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+    ] {
+        packages.combine_flatten(std::sync::Arc::unwrap_or_clone(p));
+    }
+    packages.build_index();
+    engine.register_global_module(packages.into());
+
+    engine.disable_symbol("eval");
+    engine.set_strict_variables(true);
+    engine.set_optimization_level(OptimizationLevel::None);
+
+    // Rhai reads 0 as "unlimited"; limits here are always on.
+    engine.set_max_operations(limits.max_operations.max(1));
+    engine.set_max_call_levels(limits.max_call_depth.max(1));
+    engine.set_max_expr_depths(
+        limits.max_expr_depth.max(1),
+        limits.max_function_expr_depth.max(1),
+    );
+    engine.set_max_string_size(limits.max_string_size.max(1));
+    engine.set_max_array_size(limits.max_array_size.max(1));
+    engine.set_max_map_size(limits.max_map_size.max(1));
+    engine.set_max_variables(limits.max_variables.max(1));
+    engine.set_max_functions(limits.max_functions.max(1));
+
+    engine.on_progress(|ops| {
+        if ops % CLOCK_CHECK_EVERY != 0 {
+            return None;
+        }
+        sink::past_deadline().then(|| Dynamic::from(TimeUp))
+    });
+    engine.on_print(|text| {
+        sink::with_policy(|policy| tracing::info!(target: "escalier::policy", policy, "{text}"));
+    });
+    engine.on_debug(|text, source, pos| {
+        tracing::debug!(
+            target: "escalier::policy",
+            policy = source.unwrap_or("?"),
+            line = pos.line(),
+            "{text}"
+        );
+    });
+    engine
+}
+
+/// The hardened engine with the policy API registered, plus the names it
+/// knows (for compile-time "did you mean").
+pub struct PolicyEngine {
+    pub(crate) engine: Engine,
+    limits: PolicyLimits,
+    pub(crate) known: Known,
+}
+
+/// Names the compiler checks calls and properties against.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    /// Function name → argument counts it accepts (methods count the receiver).
+    pub functions: BTreeMap<String, BTreeSet<usize>>,
+    pub ticket_properties: BTreeSet<String>,
+    pub event_properties: BTreeSet<String>,
+}
+
+/// Functions the engine handles itself rather than through a module.
+const KEYWORD_FUNCTIONS: &[(&str, &[usize])] = &[
+    ("print", &[0, 1]),
+    ("debug", &[0, 1]),
+    ("type_of", &[1]),
+    ("Fn", &[1]),
+    ("is_shared", &[1]),
+    ("is_def_var", &[1]),
+    ("is_def_fn", &[2, 3]),
+];
+
+/// Functions whose argument count the engine does not fix (`call(f, a, b)`).
+pub(crate) const VARIADIC_KEYWORDS: &[&str] = &["call", "curry"];
+
+impl PolicyEngine {
+    pub fn new(limits: PolicyLimits) -> Self {
+        let mut engine = harden(&limits);
+        api::register(&mut engine);
+        let known = collect_known(&engine);
+        PolicyEngine {
+            engine,
+            limits,
+            known,
+        }
+    }
+
+    pub fn limits(&self) -> &PolicyLimits {
+        &self.limits
+    }
+
+    /// The process-wide engine with default limits, built on first use.
+    pub fn shared_default() -> Arc<PolicyEngine> {
+        static DEFAULT: OnceLock<Arc<PolicyEngine>> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Arc::new(PolicyEngine::new(PolicyLimits::default())))
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn collect_known(engine: &Engine) -> Known {
+    let ticket_type = std::any::TypeId::of::<api::TicketView>();
+    let event_type = std::any::TypeId::of::<api::EventView>();
+    let infos = engine.collect_fn_metadata(
+        None,
+        |info| {
+            let m = info.metadata;
+            Some((
+                m.name.to_string(),
+                m.num_params,
+                m.param_types.first().copied(),
+            ))
+        },
+        true,
+    );
+    let mut known = Known::default();
+    for (name, arity, first) in infos {
+        if let Some(prop) = name.strip_prefix("get$") {
+            if first == Some(ticket_type) {
+                known.ticket_properties.insert(prop.to_owned());
+            } else if first == Some(event_type) {
+                known.event_properties.insert(prop.to_owned());
+            }
+        }
+        known.functions.entry(name).or_default().insert(arity);
+    }
+    for (name, arities) in KEYWORD_FUNCTIONS {
+        known
+            .functions
+            .entry((*name).to_owned())
+            .or_default()
+            .extend(arities.iter().copied());
+    }
+    known
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_names_include_the_policy_api_and_packages() {
+        let e = PolicyEngine::shared_default();
+        let k = &e.known;
+        assert!(k.functions["escalate"].contains(&2));
+        assert!(k.functions["contains_any"].contains(&2));
+        assert!(
+            k.functions["len"].contains(&1),
+            "string/array packages are registered"
+        );
+        assert!(k.ticket_properties.contains("tier"));
+        assert!(k.ticket_properties.contains("subject"));
+        assert!(k.event_properties.contains("body"));
+        assert!(!k.ticket_properties.contains("body"));
+    }
+
+    #[test]
+    fn nothing_touches_files_processes_or_the_wall_clock() {
+        let e = PolicyEngine::shared_default();
+        for name in [
+            "open",
+            "read_file",
+            "write_file",
+            "system",
+            "exec",
+            "command",
+            "spawn",
+            "sleep",
+            "timestamp",
+            "exit",
+            "eval",
+            "import",
+            "parse_json",
+        ] {
+            assert!(
+                !e.known.functions.contains_key(name),
+                "`{name}` must not be available to policies"
+            );
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! People acting on a ticket through the API: acknowledging a running
+//! escalation ladder, deciding an approval, ticking a checklist item.
+//!
+//! Each call appends an input event (`ladder.acknowledged`,
+//! `approval.decided`, `checklist.item_checked`) through the writer, with
+//! the caller's token name as its source, so it is durable, ordered with
+//! everything else, seen by policies and plugins, and replayable. The
+//! answer comes after the commit: `202 {"id", "seq", "status"}`. Send an
+//! `Idempotency-Key` header to make a retried call store the event once.
+//! All need the `ingest` scope.
+
+use axum::extract::{Path, State};
+use axum::middleware::from_fn_with_state;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use escalier_core::event::Origin;
+use escalier_core::{Event, EventId, EventKind, Source, TicketId};
+use escalier_store::{Appended, InputBatch};
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::events::{read_body, require_json};
+use crate::auth::{self, Scope, TokenEntry};
+use crate::{ApiError, AppState};
+
+pub fn router(st: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/tickets/{id}/ack", post(ack))
+        .route("/v1/tickets/{id}/approvals/{approval}", post(decide))
+        .route(
+            "/v1/tickets/{id}/checklists/{checklist}/items/{item}",
+            post(tick),
+        )
+        .route_layer(from_fn_with_state(
+            st.limiter.clone(),
+            crate::ratelimit::limit,
+        ))
+        .route_layer(from_fn_with_state(st.guard(Scope::Ingest), auth::guard))
+}
+
+#[derive(Serialize)]
+pub(crate) struct Accepted {
+    id: String,
+    seq: u64,
+    status: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    ladder: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    /// `approved` or `rejected`.
+    decision: String,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TickBody {
+    #[serde(default)]
+    checked: Option<bool>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+/// Parse an optional JSON body (empty means defaults).
+pub(crate) async fn body<T: for<'de> Deserialize<'de> + Default>(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<T, ApiError> {
+    let bytes = read_body(headers, body, st.limits.max_body_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    require_json(headers)?;
+    parse(&bytes)
+}
+
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::bad_request(
+            "invalid_field",
+            if path == "." { "" } else { &path },
+            e.inner().to_string(),
+        )
+    })
+}
+
+/// Like [`append`], after checking the event against the ticket as
+/// processed so far (the approval or checklist item exists and is open):
+/// `404` when what it names does not exist, `409` when already decided.
+pub(crate) async fn append_checked(
+    st: &AppState,
+    headers: &HeaderMap,
+    who: &TokenEntry,
+    ticket: String,
+    type_name: &str,
+    data: serde_json::Value,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let kind = EventKind::decode(type_name, &data.to_string(), Origin::Internal)
+        .map_err(ApiError::from)?;
+    let store = st.store.clone();
+    let lookup = ticket.clone();
+    let current = tokio::task::spawn_blocking(move || store.ticket(&lookup))
+        .await
+        .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??
+        .ok_or_else(|| ApiError::not_found("id", format!("no ticket `{ticket}`")))?;
+    let checked = match &kind {
+        EventKind::ApprovalDecided(d) => d.check(&current),
+        EventKind::ChecklistItemChecked(d) => d.check(&current),
+        _ => Ok(()),
+    };
+    checked.map_err(|r| match r.code {
+        escalier_core::RejectionCode::NotFound => ApiError::not_found(&r.field, r.message),
+        escalier_core::RejectionCode::InvalidTransition => {
+            ApiError::new(StatusCode::CONFLICT, "already_decided", r.message).with_field(r.field)
+        }
+        _ => ApiError::from(r),
+    })?;
+    append(st, headers, who, ticket, type_name, data).await
+}
+
+/// Append one API event for a ticket and answer 202 after its commit.
+pub(crate) async fn append(
+    st: &AppState,
+    headers: &HeaderMap,
+    who: &TokenEntry,
+    ticket: String,
+    type_name: &str,
+    data: serde_json::Value,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let ticket_id = TicketId::new(ticket)
+        .map_err(|m| ApiError::bad_request("invalid_field", "id", format!("ticket id {m}")))?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let id = match key {
+        Some(k) => EventId::new(format!("api:{k}")).map_err(|m| {
+            ApiError::bad_request(
+                "invalid_field",
+                "idempotency-key",
+                format!("Idempotency-Key {m}"),
+            )
+        })?,
+        None => EventId::new(format!("api:{:032x}", rand_id()))
+            .map_err(|_| ApiError::unavailable("internal", "id"))?,
+    };
+    let kind = EventKind::decode(type_name, &data.to_string(), Origin::Internal)
+        .map_err(|r| ApiError::from(r.within("")))?;
+    let event = Event {
+        id: id.clone(),
+        ticket_id,
+        occurred_at: st.timers.clock.now(),
+        kind,
+    };
+    let out = st
+        .writer
+        .append(InputBatch {
+            events: vec![event],
+            source: Source::Api {
+                token: who.name.clone(),
+            },
+        })
+        .await?;
+    let (status, label) = match out[0] {
+        Appended::Stored { .. } => (StatusCode::ACCEPTED, "stored"),
+        Appended::Duplicate { .. } => (StatusCode::OK, "duplicate"),
+    };
+    Ok((
+        status,
+        Json(Accepted {
+            id: id.into_string(),
+            seq: out[0].seq(),
+            status: label,
+        }),
+    ))
+}
+
+fn rand_id() -> u128 {
+    // Uniqueness, not secrecy: time plus a process-wide counter.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = jiff::Timestamp::now().as_nanosecond() as u128;
+    (t << 20) ^ u128::from(N.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn ack(
+    State(st): State<AppState>,
+    Extension(who): Extension<TokenEntry>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let b: AckBody = body(&st, &headers, raw).await?;
+    let data = json!({
+        "ladder": b.ladder,
+        "by": b.by.unwrap_or_else(|| who.name.clone()),
+        "note": b.note,
+    });
+    append(
+        &st,
+        &headers,
+        &who,
+        id,
+        "ladder.acknowledged",
+        strip_nulls(data),
+    )
+    .await
+}
+
+async fn decide(
+    State(st): State<AppState>,
+    Extension(who): Extension<TokenEntry>,
+    Path((id, approval)): Path<(String, String)>,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    require_json(&headers)?;
+    let bytes = read_body(&headers, raw, st.limits.max_body_bytes).await?;
+    let b: DecideBody = parse(&bytes)?;
+    let decision = match b.decision.as_str() {
+        "approved" | "approve" => "approved",
+        "rejected" | "reject" => "rejected",
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "decision",
+                format!("`{other}` is not a decision; use approved or rejected"),
+            ));
+        }
+    };
+    let data = json!({
+        "approval_id": approval,
+        "decision": decision,
+        "by": b.by.unwrap_or_else(|| who.name.clone()),
+        "reason": b.reason.unwrap_or_default(),
+    });
+    append_checked(&st, &headers, &who, id, "approval.decided", data).await
+}
+
+async fn tick(
+    State(st): State<AppState>,
+    Extension(who): Extension<TokenEntry>,
+    Path((id, checklist, item)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    raw: axum::body::Body,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let b: TickBody = body(&st, &headers, raw).await?;
+    let data = json!({
+        "checklist": checklist,
+        "item": item,
+        "checked": b.checked.unwrap_or(true),
+        "by": b.by.unwrap_or_else(|| who.name.clone()),
+    });
+    append_checked(&st, &headers, &who, id, "checklist.item_checked", data).await
+}
+
+fn strip_nulls(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, x| !x.is_null());
+    }
+    v
+}

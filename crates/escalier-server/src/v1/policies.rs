@@ -1,0 +1,21 @@
+//! `GET /v1/policies`: the policy set in force — each policy's content
+//! hash, subscriptions and load time — and the last reload error
+//! (file:line:col) if a reload was rejected.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::AppState;
+use crate::auth::{self, Scope};
+use axum::middleware::from_fn_with_state;
+
+pub fn router(st: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/policies", get(status))
+        .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
+}
+
+async fn status(State(st): State<AppState>) -> Json<serde_json::Value> {
+    Json(st.policies.status())
+}

@@ -1,0 +1,230 @@
+//! `GET /v1/tickets` (filtered, cursor-paginated) and `GET /v1/tickets/{id}`
+//! (state plus timeline: every event and every action, with what produced it).
+//!
+//! Both read the processed projection. A client that just ingested an
+//! event and wants to see its effects passes `wait_for_seq=<seq from the
+//! ingest answer>`; the request then waits (bounded) until the processor
+//! has applied it.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use escalier_core::{Priority, Record, Status, Ticket, Tier};
+use escalier_store::TicketFilter;
+use http::StatusCode;
+use serde::Serialize;
+
+use super::{number, query};
+use crate::auth::{self, Scope};
+use crate::{ApiError, AppState};
+use axum::middleware::from_fn_with_state;
+
+pub fn router(st: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/tickets", get(list))
+        .route("/v1/tickets/{id}", get(one))
+        .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
+}
+
+#[derive(Serialize)]
+struct List {
+    tickets: Vec<Ticket>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct One {
+    ticket: Ticket,
+    /// SLA clocks and ladders as of now: state, due time, time remaining.
+    timers: escalier_core::timers::TimersView,
+    timeline: Vec<Record>,
+}
+
+fn vocab<T>(
+    q: &HashMap<String, String>,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+    names: String,
+) -> Result<Option<T>, ApiError> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                name,
+                format!("`{v}` is not a {name}; use one of {names}"),
+            )
+        }),
+    }
+}
+
+/// Wait until the processor has applied `wait_for_seq`, if asked.
+async fn wait(st: &AppState, q: &HashMap<String, String>) -> Result<(), ApiError> {
+    let seq = number(q, "wait_for_seq", 0, 0, u64::MAX)?;
+    if seq == 0 {
+        return Ok(());
+    }
+    if seq > st.store.progress().committed() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "wait_for_seq",
+            format!(
+                "seq {seq} has not been stored; the log ends at {}",
+                st.store.progress().committed()
+            ),
+        ));
+    }
+    if st
+        .store
+        .progress()
+        .wait_processed(seq, st.limits.max_wait)
+        .await
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "processing_pending",
+            format!("seq {seq} is stored but not processed yet; retry the read"),
+        )
+        .with_field("wait_for_seq"))
+    }
+}
+
+async fn list(State(st): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<List>, ApiError> {
+    let q = query(
+        raw.as_deref(),
+        &[
+            "status",
+            "tier",
+            "team",
+            "priority",
+            "after",
+            "limit",
+            "wait_for_seq",
+            "breaching_within",
+        ],
+    )?;
+    wait(&st, &q).await?;
+    if let Some(window) = q.get("breaching_within") {
+        if q.contains_key("after") {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "after",
+                "`breaching_within` lists tickets by due time and does not page; raise `limit` instead",
+            ));
+        }
+        let window = super::duration("breaching_within", window)?;
+        return breaching(&st, &q, window).await;
+    }
+    let filter = filter_from(&q)?;
+    let limit = number(&q, "limit", 50, 1, 500)? as usize;
+    let after = q.get("after").cloned();
+    let store = st.store.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        store.tickets(&filter, after.as_deref(), limit, 50_000)
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    Ok(Json(List {
+        tickets: page.items,
+        next: page.next,
+    }))
+}
+
+/// Tickets with an SLA breach due within `window` from now, soonest first.
+async fn breaching(
+    st: &AppState,
+    q: &HashMap<String, String>,
+    window: jiff::SignedDuration,
+) -> Result<Json<List>, ApiError> {
+    let limit = number(q, "limit", 50, 1, 500)? as usize;
+    let now = st.timers.clock.now();
+    let until = now.checked_add(window).unwrap_or(now);
+    let filter = filter_from(q)?;
+    let store = st.store.clone();
+    let tickets =
+        tokio::task::spawn_blocking(move || -> Result<Vec<Ticket>, escalier_store::StoreError> {
+            let mut out = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (_, id, key) in store.due_between(now, until)? {
+                let is_breach = key.starts_with("sla:") && key.ends_with(":breach");
+                if !is_breach || !seen.insert(id.clone()) {
+                    continue;
+                }
+                if let Some(t) = store.ticket(&id)?
+                    && filter.matches(&t)
+                {
+                    out.push(t);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    Ok(Json(List {
+        tickets,
+        next: None,
+    }))
+}
+
+fn filter_from(q: &HashMap<String, String>) -> Result<TicketFilter, ApiError> {
+    let tier = match q.get("tier") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ())
+                .and_then(|n| Tier::new(n).map_err(|_| ()))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        "tier",
+                        format!("`{v}` is not a tier (0 to 4)"),
+                    )
+                })?,
+        ),
+    };
+    Ok(TicketFilter {
+        status: vocab(q, "status", Status::parse, Status::names())?,
+        tier,
+        team: q.get("team").cloned(),
+        priority: vocab(q, "priority", Priority::parse, Priority::names())?,
+    })
+}
+
+async fn one(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<One>, ApiError> {
+    let q = query(raw.as_deref(), &["wait_for_seq"])?;
+    wait(&st, &q).await?;
+    let store = st.store.clone();
+    let lookup = id.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, escalier_store::StoreError> {
+        match store.ticket(&lookup)? {
+            Some(t) => Ok(Some((t, store.timeline(&lookup)?))),
+            None => Ok(None),
+        }
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    match found {
+        Some((ticket, timeline)) => {
+            let timers =
+                escalier_core::timers::view(&ticket, &(st.timers.books)(), st.timers.clock.now());
+            Ok(Json(One {
+                ticket,
+                timers,
+                timeline,
+            }))
+        }
+        None => Err(ApiError::not_found("id", format!("no ticket `{id}`"))),
+    }
+}

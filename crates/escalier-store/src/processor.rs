@@ -1,0 +1,442 @@
+//! The processor: follows the log in order and turns each committed input
+//! into derived records and ticket state, through
+//! [`escalier_core::process::process`].
+//!
+//! Exactly once: the derived records, the tickets they change and the
+//! cursor (`meta["processed"]`) are written in one transaction. After a
+//! crash the processor resumes after the cursor; anything it had computed
+//! but not committed is computed again from the same inputs.
+//!
+//! Durability: processor transactions commit with `Durability::None` (no
+//! fsync). They become durable with the writer's next durable commit, or
+//! with the processor's own durable commit once it has been idle for
+//! `flush_after`. A crash loses at most that non-durable tail, which is
+//! recomputed from the durable inputs on restart: processing is a pure
+//! function of the log, so nothing acknowledged depends on it. This halves
+//! the fsyncs on the ingest path.
+//!
+//! Reactors are pulled from a [`ReactorSource`] once per chunk, so a
+//! policy or plugin reload takes effect between chunks, never in the
+//! middle of one input.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use escalier_core::Timestamp;
+use escalier_core::process::{Limits, process};
+use escalier_core::timers::Books;
+use escalier_core::{Reactor, Record, Ticket};
+use redb::{Durability, ReadableDatabase, ReadableTable};
+
+use crate::progress::Wait;
+use crate::{Store, StoreError, codec, tables};
+
+/// Where the processor gets what it runs: the reactors (in order) and the
+/// SLA policies and ladders in force.
+pub trait ReactorSource: Send + Sync + 'static {
+    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>>;
+
+    fn books(&self) -> Arc<Books> {
+        Arc::new(Books::empty())
+    }
+}
+
+/// No reactors and no timers: tickets are folded, nothing reacts.
+impl ReactorSource for () {
+    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+        Vec::new()
+    }
+}
+
+#[derive(Clone)]
+pub struct ProcessorConfig {
+    /// Most inputs per transaction.
+    pub chunk: usize,
+    pub limits: Limits,
+    /// Idle time after which non-durable processing results are made durable.
+    pub flush_after: Duration,
+    /// Time for re-binding clocks when the SLA or ladder files change.
+    pub clock: Arc<dyn escalier_core::Clock>,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            chunk: 1024,
+            limits: Limits::default(),
+            flush_after: Duration::from_millis(200),
+            clock: Arc::new(escalier_core::SystemClock),
+        }
+    }
+}
+
+pub struct Processor {
+    handle: JoinHandle<Result<(), StoreError>>,
+}
+
+impl Processor {
+    /// Start the processor thread. It stops once the store's progress is
+    /// closed (the writer stopped) and everything committed is processed.
+    pub fn spawn(store: Store, source: Arc<dyn ReactorSource>, cfg: ProcessorConfig) -> Processor {
+        let handle = std::thread::Builder::new()
+            .name("escalier-processor".into())
+            .spawn(move || {
+                let r = run(&store, source.as_ref(), &cfg);
+                if let Err(e) = &r {
+                    tracing::error!(error = %e, "processor stopped");
+                }
+                r
+            })
+            .unwrap_or_else(|e| panic!("cannot start the processor thread: {e}"));
+        Processor { handle }
+    }
+
+    /// Wait for the thread to finish.
+    pub fn join(self) -> Result<(), StoreError> {
+        self.handle.join().unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Result<(), StoreError> {
+    let mut cursor = store.progress().processed();
+    let mut unflushed = false;
+    let mut books = source.books();
+    rebind_all(store, None, &books, cursor, cfg.clock.now())?;
+    loop {
+        let latest = source.books();
+        if latest.version != books.version {
+            rebind_all(store, Some(&books), &latest, cursor, cfg.clock.now())?;
+            books = latest;
+            unflushed = true;
+        }
+        match store
+            .progress()
+            .wait_committed_beyond(cursor, cfg.flush_after)
+        {
+            Wait::Committed(committed) => {
+                let upto = committed.min(cursor + cfg.chunk as u64);
+                let started = Instant::now();
+                let reactors = source.reactors();
+                process_range(
+                    store,
+                    &reactors,
+                    &books,
+                    &cfg.limits,
+                    cursor,
+                    upto,
+                    Durability::None,
+                )?;
+                unflushed = true;
+                cursor = upto;
+                store.progress().set_processed(cursor);
+                metrics::histogram!("escalier_process_chunk_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::gauge!("escalier_processor_lag")
+                    .set(store.progress().committed().saturating_sub(cursor) as f64);
+            }
+            Wait::TimedOut if unflushed => {
+                flush(store)?;
+                unflushed = false;
+            }
+            Wait::TimedOut => {}
+            Wait::Closed => {
+                if unflushed {
+                    flush(store)?;
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The SLA or ladder files changed (or the server starts with files other
+/// than the ones the index was built with): re-bind the clocks and ladders
+/// of every indexed ticket to `new`, keeping elapsed time, and re-index.
+///
+/// Runs between chunks, so no input is processed half under old and half
+/// under new files. Without the old books (a change while the server was
+/// down) the tickets are re-bound from `new` alone: clocks keep their state
+/// and re-select their policy, and only the running segment's business
+/// time is counted on the new calendar. The change is recorded in
+/// `versions` (`books-change:<seq>`: from, to, at, tickets) so a replay can
+/// apply it at the same point of the log.
+fn rebind_all(
+    store: &Store,
+    old: Option<&Books>,
+    new: &Books,
+    at_seq: u64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let stale: Vec<(String, String)> = {
+        let rtx = store.db().begin_read()?;
+        let index = rtx.open_table(tables::TICKET_CLOCKS)?;
+        let mut out = Vec::new();
+        for row in index.iter()? {
+            let (k, v) = row?;
+            let indexed: Indexed = serde_json::from_slice(v.value()).unwrap_or_default();
+            if indexed.version != new.version {
+                out.push((k.value().to_owned(), indexed.version));
+            }
+        }
+        out
+    };
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let from = old
+        .map(|b| b.version.clone())
+        .unwrap_or_else(|| stale[0].1.clone());
+    for batch in stale.chunks(1000) {
+        let mut wtx = store.db().begin_write()?;
+        wtx.set_durability(Durability::None)
+            .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
+        {
+            let mut tickets = wtx.open_table(tables::TICKETS)?;
+            let mut clocks = wtx.open_table(tables::CLOCKS)?;
+            let mut ticket_clocks = wtx.open_table(tables::TICKET_CLOCKS)?;
+            for (id, _) in batch {
+                let Some(mut t) = tickets
+                    .get(id.as_str())?
+                    .map(|v| codec::decode_ticket(v.value()))
+                    .transpose()?
+                else {
+                    continue;
+                };
+                escalier_core::timers::rebind(&mut t, old.unwrap_or(new), new, now);
+                tickets.insert(id.as_str(), codec::encode_ticket(&t).as_slice())?;
+                reindex(&mut clocks, &mut ticket_clocks, id, &t, new)?;
+            }
+        }
+        wtx.commit()?;
+    }
+    let wtx = store.db().begin_write()?;
+    {
+        let mut versions = wtx.open_table(tables::VERSIONS)?;
+        let change = serde_json::json!({
+            "kind": "books",
+            "from": from,
+            "to": new.version,
+            "after_seq": at_seq,
+            "at": now,
+            "tickets": stale.len(),
+            "old_books_known": old.is_some(),
+        });
+        versions.insert(
+            format!("books-change:{at_seq:020}").as_str(),
+            change.to_string().as_bytes(),
+        )?;
+    }
+    wtx.commit()?;
+    store.alarm().ring();
+    tracing::info!(from, to = %new.version, tickets = stale.len(), took = ?started.elapsed(), "SLA and ladder files changed; clocks re-bound");
+    Ok(())
+}
+
+/// An empty durable commit: makes every earlier non-durable commit durable.
+fn flush(store: &Store) -> Result<(), StoreError> {
+    let mut wtx = store.db().begin_write()?;
+    wtx.set_durability(Durability::Immediate)
+        .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
+    wtx.commit()?;
+    Ok(())
+}
+
+/// Runs a reactor with a panic guard: a panicking reactor contributes
+/// nothing for that record, and everything else carries on. Policies and
+/// plugins are built not to panic; this is the last line of defence.
+struct Guarded<'a>(&'a (dyn Reactor + Send + Sync));
+
+impl Reactor for Guarded<'_> {
+    fn wants(&self, event_type: &str) -> bool {
+        self.0.wants(event_type)
+    }
+
+    fn react(
+        &self,
+        ticket: &Arc<Ticket>,
+        record: &Arc<Record>,
+        out: &mut Vec<escalier_core::Reaction>,
+    ) {
+        let before = out.len();
+        if catch_unwind(AssertUnwindSafe(|| self.0.react(ticket, record, out))).is_err() {
+            out.truncate(before);
+            tracing::error!(
+                seq = record.seq,
+                index = record.index,
+                "a reactor panicked; its reactions to this record are dropped"
+            );
+            metrics::counter!("escalier_reactor_panics_total").increment(1);
+        }
+    }
+}
+
+/// Process inputs `(after, upto]` and commit the result with the cursor.
+pub(crate) fn process_range(
+    store: &Store,
+    reactors: &[Arc<dyn Reactor + Send + Sync>],
+    books: &Books,
+    limits: &Limits,
+    after: u64,
+    upto: u64,
+    durability: Durability,
+) -> Result<(), StoreError> {
+    let guarded: Vec<Guarded<'_>> = reactors.iter().map(|r| Guarded(r.as_ref())).collect();
+    let refs: Vec<&dyn Reactor> = guarded.iter().map(|g| g as &dyn Reactor).collect();
+    let mut tickets: HashMap<String, Option<Ticket>> = HashMap::new();
+    let mut outputs: Vec<(Record, Vec<Record>)> = Vec::new();
+    {
+        let rtx = store.db().begin_read()?;
+        let events = rtx.open_table(tables::EVENTS)?;
+        let stored = rtx.open_table(tables::TICKETS)?;
+        for row in events.range(after + 1..=upto)? {
+            let (_, value) = row?;
+            let input = Arc::new(codec::decode_record(value.value())?);
+            let id = input.event.ticket_id.as_str();
+            let slot = match tickets.get_mut(id) {
+                Some(slot) => slot,
+                None => {
+                    let t = stored
+                        .get(id)?
+                        .map(|v| codec::decode_ticket(v.value()))
+                        .transpose()?;
+                    tickets.entry(id.to_owned()).or_insert(t)
+                }
+            };
+            // A lifecycle rejection here means the rules changed under stored
+            // data (the writer checked before committing): keep the log intact,
+            // leave the ticket as it was, and say so loudly.
+            if let Some(t) = slot.as_ref()
+                && let Err(rejection) =
+                    escalier_core::reduce::check_transition(Some(t.status), &input.event)
+            {
+                tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
+                metrics::counter!("escalier_inputs_skipped_total").increment(1);
+                outputs.push((Arc::unwrap_or_clone(input), Vec::new()));
+                continue;
+            }
+            match process(slot.take(), &input, &refs, limits, books) {
+                Ok(p) => {
+                    *slot = Some(p.ticket);
+                    outputs.push((Arc::unwrap_or_clone(input), p.derived));
+                }
+                Err(rejection) => {
+                    // Only reachable for a missing ticket (nothing to lose).
+                    tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
+                    metrics::counter!("escalier_inputs_skipped_total").increment(1);
+                    outputs.push((Arc::unwrap_or_clone(input), Vec::new()));
+                }
+            }
+        }
+    }
+
+    let mut index_changed = false;
+    let mut new_deliveries = false;
+    let mut wtx = store.db().begin_write()?;
+    wtx.set_durability(durability)
+        .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
+    {
+        let mut derived = wtx.open_table(tables::DERIVED)?;
+        let mut ticket_log = wtx.open_table(tables::TICKET_LOG)?;
+        let mut stored = wtx.open_table(tables::TICKETS)?;
+        let mut meta = wtx.open_table(tables::META)?;
+        let mut outbox = wtx.open_table(tables::OUTBOX)?;
+        for (input, records) in &outputs {
+            ticket_log.insert((input.event.ticket_id.as_str(), input.seq, 0u32), ())?;
+            for r in records {
+                derived.insert((r.seq, r.index), codec::encode_record(r).as_slice())?;
+                ticket_log.insert((r.event.ticket_id.as_str(), r.seq, r.index), ())?;
+                if let escalier_core::EventKind::DeliveryRequested(d) = &r.event.kind {
+                    let entry = crate::outbox::OutboxEntry {
+                        ticket_id: r.event.ticket_id.as_str().to_owned(),
+                        request: d.clone(),
+                        attempts: 0,
+                        first_attempt_at: None,
+                        last_error: None,
+                    };
+                    let bytes = serde_json::to_vec(&entry).unwrap_or_default();
+                    outbox.insert(
+                        (due_ms(r.recorded_at), d.delivery_id.as_str()),
+                        bytes.as_slice(),
+                    )?;
+                    new_deliveries = true;
+                }
+            }
+        }
+        let mut clocks = wtx.open_table(tables::CLOCKS)?;
+        let mut ticket_clocks = wtx.open_table(tables::TICKET_CLOCKS)?;
+        for (id, t) in &tickets {
+            if let Some(t) = t {
+                stored.insert(id.as_str(), codec::encode_ticket(t).as_slice())?;
+                index_changed |= reindex(&mut clocks, &mut ticket_clocks, id, t, books)?;
+            }
+        }
+        meta.insert(tables::META_PROCESSED, upto)?;
+    }
+    wtx.commit()?;
+    if index_changed {
+        store.alarm().ring();
+    }
+    if new_deliveries {
+        store.outbox_bell().notify_one();
+    }
+    let derived: usize = outputs.iter().map(|(_, d)| d.len()).sum();
+    metrics::counter!("escalier_records_derived_total").increment(derived as u64);
+    Ok(())
+}
+
+/// The rows a ticket has in the clock index, and the books they were computed with.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Indexed {
+    pub version: String,
+    pub rows: Vec<(u64, String)>,
+}
+
+/// Milliseconds since the epoch, rounded up: a row is never due before its instant.
+pub(crate) fn due_ms(at: escalier_core::Timestamp) -> u64 {
+    let ns = at.as_nanosecond();
+    let ms = ns.div_euclid(1_000_000) + i128::from(ns.rem_euclid(1_000_000) != 0);
+    u64::try_from(ms).unwrap_or(0)
+}
+
+/// Replace a ticket's rows in the clock index with its current deadlines.
+/// Returns whether anything changed (the scheduler may need to wake earlier).
+pub(crate) fn reindex(
+    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
+    ticket_clocks: &mut redb::Table<&'static str, &'static [u8]>,
+    id: &str,
+    ticket: &Ticket,
+    books: &Books,
+) -> Result<bool, StoreError> {
+    let mut rows: Vec<(u64, String)> = escalier_core::timers::deadlines(ticket, books)
+        .into_iter()
+        .map(|d| (due_ms(d.at), d.key))
+        .collect();
+    rows.sort();
+    let old: Indexed = match ticket_clocks.get(id)? {
+        Some(v) => serde_json::from_slice(v.value()).unwrap_or_default(),
+        None => Indexed::default(),
+    };
+    let new = Indexed {
+        version: books.version.clone(),
+        rows,
+    };
+    if old == new {
+        return Ok(false);
+    }
+    for (ms, key) in &old.rows {
+        clocks.remove((*ms, id, key.as_str()))?;
+    }
+    for (ms, key) in &new.rows {
+        clocks.insert((*ms, id, key.as_str()), ())?;
+    }
+    if new.rows.is_empty() && new.version.is_empty() {
+        ticket_clocks.remove(id)?;
+    } else {
+        ticket_clocks.insert(id, serde_json::to_vec(&new).unwrap_or_default().as_slice())?;
+    }
+    Ok(old.rows != new.rows)
+}

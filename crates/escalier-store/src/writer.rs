@@ -1,0 +1,308 @@
+//! The group-commit writer: one thread, one redb write transaction per
+//! batch of waiting requests, one fsync for all of them.
+//!
+//! Per request, all-or-nothing: its events are checked for duplicates and
+//! against the lifecycle (using `heads` plus what earlier requests in the
+//! same batch staged) before anything of it is written. A rejected request
+//! writes nothing and does not affect the others in its batch. Replies go
+//! out only after `commit()` with `Durability::Immediate` has returned.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use escalier_core::{Clock, Event, Record, Rejection, Source, Status, reduce};
+use redb::{Durability, ReadableTable};
+use tokio::sync::oneshot;
+
+use crate::{Store, StoreError, codec, tables};
+
+/// Events to append, from one request.
+#[derive(Debug, Clone)]
+pub struct InputBatch {
+    pub events: Vec<Event>,
+    pub source: Source,
+}
+
+/// The outcome for one event of an accepted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// New: stored durably at `seq`.
+    Stored { seq: u64 },
+    /// Seen before (in an earlier request or earlier in this one) at `seq`.
+    Duplicate { seq: u64 },
+}
+
+impl Appended {
+    pub fn seq(self) -> u64 {
+        match self {
+            Appended::Stored { seq } | Appended::Duplicate { seq } => seq,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Event `index` of the request breaks a rule; nothing was stored.
+    #[error("event {index}: {rejection}")]
+    Rejected { index: usize, rejection: Rejection },
+    /// The queue is full: the writer cannot keep up. Retry later.
+    #[error("the ingest queue is full")]
+    Busy,
+    /// The commit failed; nothing of the request is acknowledged.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Requests that may wait for the writer before new ones get `Busy`.
+    pub queue_capacity: usize,
+    /// Most events in one transaction; a larger backlog spills into the next one.
+    pub max_batch_events: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_capacity: 4096,
+            max_batch_events: 2048,
+        }
+    }
+}
+
+struct Request {
+    batch: InputBatch,
+    reply: oneshot::Sender<Result<Vec<Appended>, AppendError>>,
+}
+
+/// Handle to the writer thread. Cloneable; the thread stops when every
+/// handle is dropped, after committing what is queued.
+#[derive(Clone)]
+pub struct Writer {
+    tx: Sender<Request>,
+}
+
+impl Writer {
+    /// Start the writer thread.
+    pub fn spawn(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        cfg: WriterConfig,
+    ) -> (Writer, JoinHandle<()>) {
+        let (tx, rx) = crossbeam_channel::bounded(cfg.queue_capacity);
+        let handle = std::thread::Builder::new()
+            .name("escalier-writer".into())
+            .spawn(move || run(store, clock, cfg, rx))
+            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+        (Writer { tx }, handle)
+    }
+
+    /// Append a batch; resolves once it is durably committed (or refused).
+    pub async fn append(&self, batch: InputBatch) -> Result<Vec<Appended>, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Request { batch, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                metrics::counter!("escalier_ingest_busy_total").increment(1);
+                return Err(AppendError::Busy);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed.into()),
+        }
+        rx.await
+            .unwrap_or(Err(AppendError::Storage(StoreError::Closed)))
+    }
+
+    /// Queue a batch without waiting for its commit (waits for room in the
+    /// queue instead of answering `Busy`). For the scheduler and tools that
+    /// submit many batches and then collect the answers.
+    pub fn enqueue_blocking(
+        &self,
+        batch: InputBatch,
+    ) -> Result<oneshot::Receiver<Result<Vec<Appended>, AppendError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { batch, reply })
+            .map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Blocking variant for threads outside the async runtime (scheduler, tools).
+    pub fn append_blocking(&self, batch: InputBatch) -> Result<Vec<Appended>, AppendError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { batch, reply })
+            .map_err(|_| AppendError::Storage(StoreError::Closed))?;
+        rx.blocking_recv()
+            .unwrap_or(Err(AppendError::Storage(StoreError::Closed)))
+    }
+}
+
+fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Request>) {
+    let mut next_seq = store.progress().committed() + 1;
+    let mut group: Vec<Request> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut events = first.batch.events.len();
+        group.push(first);
+        while events < cfg.max_batch_events {
+            match rx.try_recv() {
+                Ok(r) => {
+                    events += r.batch.events.len();
+                    group.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        match commit_group(&store, clock.now(), &mut next_seq, &group) {
+            Ok(outcomes) => {
+                let elapsed = started.elapsed().as_secs_f64();
+                metrics::histogram!("escalier_commit_seconds").record(elapsed);
+                metrics::histogram!("escalier_batch_events").record(events as f64);
+                metrics::histogram!("escalier_batch_requests").record(group.len() as f64);
+                store.progress().set_committed(next_seq - 1);
+                for (req, outcome) in group.drain(..).zip(outcomes) {
+                    if let Ok(list) = &outcome {
+                        let stored = list
+                            .iter()
+                            .filter(|a| matches!(a, Appended::Stored { .. }))
+                            .count();
+                        metrics::counter!("escalier_events_stored_total").increment(stored as u64);
+                        metrics::counter!("escalier_events_duplicate_total")
+                            .increment((list.len() - stored) as u64);
+                    }
+                    let _ = req.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, requests = group.len(), "commit failed; nothing in this batch is acknowledged");
+                metrics::counter!("escalier_commit_failures_total").increment(1);
+                // The in-memory seq may be ahead of what is stored; re-read it.
+                next_seq = last_seq(&store).unwrap_or(next_seq - 1) + 1;
+                let msg = e.to_string();
+                for req in group.drain(..) {
+                    let _ = req
+                        .reply
+                        .send(Err(AppendError::Storage(StoreError::CommitFailed(
+                            msg.clone(),
+                        ))));
+                }
+            }
+        }
+    }
+    store.progress().close();
+}
+
+fn last_seq(store: &Store) -> Result<u64, StoreError> {
+    use redb::ReadableDatabase;
+    let rtx = store.db().begin_read()?;
+    let events = rtx.open_table(tables::EVENTS)?;
+    Ok(events.last()?.map(|(k, _)| k.value()).unwrap_or(0))
+}
+
+type Outcome = Result<Vec<Appended>, AppendError>;
+
+/// Stage and write every request of the group in one transaction.
+fn commit_group(
+    store: &Store,
+    now: escalier_core::Timestamp,
+    next_seq: &mut u64,
+    group: &[Request],
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut wtx = store.db().begin_write()?;
+    wtx.set_durability(Durability::Immediate)
+        .map_err(|e| StoreError::Corrupt {
+            what: "durability",
+            detail: e.to_string(),
+        })?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    {
+        let mut events = wtx.open_table(tables::EVENTS)?;
+        let mut dedupe = wtx.open_table(tables::DEDUPE)?;
+        let mut heads = wtx.open_table(tables::HEADS)?;
+        for req in group {
+            let staged = match stage(&req.batch, &dedupe, &heads, *next_seq) {
+                Ok(s) => s,
+                Err(e @ AppendError::Rejected { .. }) => {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+                Err(AppendError::Storage(e)) => return Err(e),
+                Err(AppendError::Busy) => unreachable!("stage never reports Busy"),
+            };
+            for (i, ev) in req.batch.events.iter().enumerate() {
+                let Appended::Stored { seq } = staged.outcomes[i] else {
+                    continue;
+                };
+                let record = Record {
+                    seq,
+                    index: 0,
+                    recorded_at: now,
+                    source: req.batch.source.clone(),
+                    event: ev.clone(),
+                };
+                events.insert(seq, codec::encode_record(&record).as_slice())?;
+                dedupe.insert(ev.id.as_str(), seq)?;
+            }
+            for (ticket, status) in &staged.heads {
+                heads.insert(ticket.as_str(), codec::encode_status(*status))?;
+            }
+            *next_seq += staged.stored;
+            outcomes.push(Ok(staged.outcomes));
+        }
+    }
+    wtx.commit()?;
+    Ok(outcomes)
+}
+
+struct Staged {
+    outcomes: Vec<Appended>,
+    heads: HashMap<String, Status>,
+    stored: u64,
+}
+
+/// Decide every event of one request without writing: duplicate or new
+/// (with its seq), and the lifecycle status after it.
+fn stage(
+    batch: &InputBatch,
+    dedupe: &impl ReadableTable<&'static str, u64>,
+    heads: &impl ReadableTable<&'static str, u8>,
+    first_seq: u64,
+) -> Result<Staged, AppendError> {
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut staged_heads: HashMap<String, Status> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(batch.events.len());
+    let mut next = first_seq;
+    for (index, ev) in batch.events.iter().enumerate() {
+        if let Some(seq) = seen.get(ev.id.as_str()) {
+            outcomes.push(Appended::Duplicate { seq: *seq });
+            continue;
+        }
+        if let Some(seq) = dedupe.get(ev.id.as_str()).map_err(StoreError::from)? {
+            outcomes.push(Appended::Duplicate { seq: seq.value() });
+            continue;
+        }
+        let current = match staged_heads.get(ev.ticket_id.as_str()) {
+            Some(s) => Some(*s),
+            None => heads
+                .get(ev.ticket_id.as_str())
+                .map_err(StoreError::from)?
+                .map(|g| codec::decode_status(g.value()))
+                .transpose()?,
+        };
+        let after = reduce::check_transition(current, ev)
+            .map_err(|rejection| AppendError::Rejected { index, rejection })?;
+        staged_heads.insert(ev.ticket_id.as_str().to_owned(), after);
+        seen.insert(ev.id.as_str(), next);
+        outcomes.push(Appended::Stored { seq: next });
+        next += 1;
+    }
+    Ok(Staged {
+        outcomes,
+        heads: staged_heads,
+        stored: next - first_seq,
+    })
+}

@@ -1,0 +1,156 @@
+//! `escalier export` and `escalier import`: the log as newline-delimited
+//! JSON, one record per line in log order (each input followed by what it
+//! caused). The portable form of a data directory: backups, moving data,
+//! and backtests elsewhere (`escalier replay --log`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use escalier_core::Record;
+use escalier_store::import::ImportError;
+use escalier_store::{Store, StoreOptions};
+
+use super::ConfigArgs;
+use crate::config::{Config, Overrides};
+
+/// Write the log as NDJSON (one record per line, in log order). The server
+/// must be stopped (the database is opened exclusively): export a copy of
+/// the data directory to leave a live server untouched.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Output file; `-` (default) writes to standard output.
+    #[arg(long, short, default_value = "-")]
+    out: PathBuf,
+    /// Start after this input seq.
+    #[arg(long, default_value_t = 0)]
+    after: u64,
+    /// Data directory. Overrides storage.data_dir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Read an NDJSON export into a new, empty data directory. The records are
+/// stored as they are (no policy runs again), so the tickets afterwards are
+/// the ones exported.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// NDJSON file written by `escalier export`; `-` reads standard input.
+    file: PathBuf,
+    /// Data directory to create. Overrides storage.data_dir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Policies directory whose sla.toml / ladders.toml index the clocks. Overrides policies.dir.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn open(cfg: &Config) -> anyhow::Result<Store> {
+    let path = cfg.db_path();
+    Store::open(&path, &StoreOptions::default()).with_context(|| {
+        format!(
+            "opening {} (is a server still running on it?)",
+            path.display()
+        )
+    })
+}
+
+pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        ..Overrides::default()
+    };
+    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    anyhow::ensure!(
+        cfg.db_path().is_file(),
+        "no database at {}",
+        cfg.db_path().display()
+    );
+    let store = open(&cfg)?;
+    let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::new(
+            File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
+        ))
+    };
+    let mut n = 0u64;
+    let mut io_error = None;
+    store.for_each_record(|r| {
+        if r.seq <= args.after || io_error.is_some() {
+            return Ok(());
+        }
+        let line = serde_json::to_string(&r).unwrap_or_default();
+        if let Err(e) = writeln!(out, "{line}") {
+            io_error = Some(e);
+        }
+        n += 1;
+        Ok(())
+    })?;
+    if let Some(e) = io_error {
+        return Err(e).context("writing the export");
+    }
+    out.flush()?;
+    eprintln!("exported {n} records");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        policies: args.policies.clone(),
+        ..Overrides::default()
+    };
+    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    anyhow::ensure!(
+        !cfg.db_path().exists(),
+        "{} exists already; import creates a new data directory",
+        cfg.db_path().display()
+    );
+    std::fs::create_dir_all(&cfg.storage.data_dir)?;
+    let reader: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin().lock()))
+    } else {
+        Box::new(BufReader::new(
+            File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?,
+        ))
+    };
+    let books = crate::fold::books(&cfg)?;
+    let fold = crate::fold::fold_fn(&cfg)?;
+    let records = reader.lines().enumerate().filter_map(|(i, line)| {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                return Some(Err(ImportError::Order {
+                    at: format!("line {}", i + 1),
+                    message: e.to_string(),
+                }));
+            }
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(
+            serde_json::from_str::<Record>(&line).map_err(|e| ImportError::Order {
+                at: format!("line {}", i + 1),
+                message: format!("not a record: {e}"),
+            }),
+        )
+    });
+    let store = open(&cfg)?;
+    let report = store.import(records, &books, fold)?;
+    eprintln!(
+        "imported {} inputs and {} derived records: {} tickets in {}",
+        report.inputs,
+        report.derived,
+        report.tickets,
+        cfg.storage.data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

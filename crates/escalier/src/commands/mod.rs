@@ -1,0 +1,62 @@
+//! Subcommands, one file each.
+
+mod check;
+mod explain;
+mod export;
+mod replay;
+mod send;
+mod serve;
+mod test;
+mod token;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Escalation management for support teams: signed webhooks in, durable
+/// ticket log, Rhai escalation policies, exact clocks.
+#[derive(Debug, Parser)]
+#[command(name = "escalier", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Serve(serve::Args),
+    Check(check::Args),
+    Send(send::Args),
+    Token(token::Args),
+    Verify(verify::Args),
+    Export(export::ExportArgs),
+    Import(export::ImportArgs),
+    Test(test::Args),
+    Replay(replay::Args),
+    Explain(explain::Args),
+}
+
+/// Options every command that reads configuration accepts.
+#[derive(Debug, clap::Args, Clone)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML). Default: ./escalier.toml if present; see escalier.default.toml for every key.
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Send(a) => send::run(a),
+        Command::Token(a) => token::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Export(a) => export::export(a),
+        Command::Import(a) => export::import(a),
+        Command::Test(a) => test::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Explain(a) => explain::run(a),
+    }
+}

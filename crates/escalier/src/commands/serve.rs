@@ -1,0 +1,356 @@
+//! `escalier serve`: wire store, writer, processor, policies, watcher and
+//! HTTP server together, and shut them down in order on SIGINT/SIGTERM.
+//!
+//! Shutdown order matters for "nothing acknowledged is lost": the HTTP
+//! server stops accepting and finishes in-flight requests (each waits for
+//! its commit), then the writer drains its queue and stops, then the
+//! processor applies everything committed and stops.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use escalier_core::timers::Books;
+use escalier_core::{Clock, ManualClock, Reactor, SystemClock};
+use escalier_plugin::outbound::{AddressPolicy, Outbound, OutboundConfig};
+use escalier_plugin::secrets::Secrets;
+use escalier_plugin::{HostConfig, PluginRegistry};
+use escalier_policy::PolicyRegistry;
+use escalier_server::auth::{Scope, TokenEntry, Tokens, generate_token, hash_token};
+use escalier_server::{AppState, HttpLimits, Timers, Verifier};
+use escalier_store::{
+    Processor, ProcessorConfig, ReactorSource, Scheduler, SchedulerConfig, Store, StoreOptions,
+    Writer, WriterConfig,
+};
+
+use super::ConfigArgs;
+use crate::config::{Config, Overrides};
+use crate::{secrets, telemetry};
+
+/// Run the server: verify and store webhook events durably, keep ticket
+/// state, run the escalation policies (hot-reloaded from disk).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data directory (database, generated secret). Overrides storage.data_dir.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Policies directory, watched for changes. Overrides policies.dir.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// Installed plugins directory, watched for changes. Overrides plugins.dir.
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8600 (port 0 picks a free one). Overrides server.listen.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Run on a simulated clock starting at TIME (RFC 3339; default: now)
+    /// that only moves through `POST /v1/admin/clock`. For tests and demos:
+    /// a week of SLA clocks in a second. Never use it in production.
+    #[arg(long, value_name = "TIME", num_args = 0..=1, default_missing_value = "now")]
+    simulated_clock: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// The processor runs the policy set and the plugins in force at the start
+/// of each chunk: policies first, so plugins see what policies decided.
+struct Reactors {
+    policies: Arc<PolicyRegistry>,
+    plugins: Arc<PluginRegistry>,
+}
+
+impl ReactorSource for Reactors {
+    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+        vec![self.policies.current(), self.plugins.current()]
+    }
+
+    fn books(&self) -> Arc<Books> {
+        self.policies.current().books().clone()
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+        policies: args.policies.clone(),
+        plugins: args.plugins.clone(),
+    };
+    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    telemetry::init_logs(&cfg.log);
+    let simulated = match args.simulated_clock.as_deref() {
+        None => None,
+        Some("now") => Some(Arc::new(ManualClock::new(jiff::Timestamp::now()))),
+        Some(t) => {
+            let start: jiff::Timestamp = t.parse().with_context(|| {
+                format!("--simulated-clock {t}: not an RFC 3339 time like 2026-03-06T16:55:00Z")
+            })?;
+            Some(Arc::new(ManualClock::new(start)))
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(cfg, simulated))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Result<()> {
+    let metrics = telemetry::init_metrics()?;
+    let clock: Arc<dyn Clock> = match &simulated {
+        Some(sim) => {
+            tracing::warn!(now = %sim.now(), "running on a simulated clock: time moves only through POST /v1/admin/clock");
+            sim.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
+
+    std::fs::create_dir_all(&cfg.storage.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.storage.data_dir.display()))?;
+    let resolved = secrets::resolve(&cfg.webhook.secrets, &cfg.storage.data_dir, true)?;
+    if let Some(path) = &resolved.generated {
+        // Printed once, on the start that created it.
+        eprintln!(
+            "Generated a webhook signing secret (kept in {}, mode 0600):\n\n    {}\n\nSign requests with it (escalier send does), or set ESCALIER_WEBHOOK_SECRET.",
+            path.display(),
+            resolved.texts[0]
+        );
+    }
+
+    let tokens = api_tokens(&cfg)?;
+
+    let limits = cfg.policies.limits.clone();
+    let policies = match PolicyRegistry::new(cfg.policies.dir.clone(), limits, clock.clone()) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            anyhow::bail!(
+                "the policies in {} do not compile; fix them (escalier check) and start again",
+                cfg.policies.dir.display()
+            );
+        }
+    };
+    let _watcher = escalier_policy::watch(policies.clone(), cfg.policies.reload_debounce)
+        .with_context(|| format!("watching {}", cfg.policies.dir.display()))?;
+
+    let plugins = open_plugins(&cfg, clock.clone())?;
+    let _plugin_watcher = escalier_plugin::watch(plugins.clone(), cfg.plugins.reload_debounce)
+        .with_context(|| format!("watching {}", plugins.plugins_dir().display()))?;
+
+    let store = Store::open(
+        &cfg.db_path(),
+        &StoreOptions {
+            cache_bytes: cfg.storage.cache_mb << 20,
+        },
+    )?;
+    let (writer, writer_thread) = Writer::spawn(
+        store.clone(),
+        clock.clone(),
+        WriterConfig {
+            queue_capacity: cfg.storage.queue_capacity,
+            ..WriterConfig::default()
+        },
+    );
+    let processor = Processor::spawn(
+        store.clone(),
+        Arc::new(Reactors {
+            policies: policies.clone(),
+            plugins: plugins.clone(),
+        }),
+        ProcessorConfig {
+            chunk: cfg.processor.chunk,
+            limits: escalier_core::Limits {
+                max_depth: cfg.processor.max_depth,
+                max_derived: cfg.processor.max_derived,
+            },
+            clock: clock.clone(),
+            ..ProcessorConfig::default()
+        },
+    );
+
+    let (scheduler, scheduler_handle) = Scheduler::spawn(
+        store.clone(),
+        writer.clone(),
+        clock.clone(),
+        SchedulerConfig::default(),
+    );
+
+    let outbound = Outbound::new(
+        plugins.clone(),
+        OutboundConfig {
+            connect_timeout: cfg.outbox.connect_timeout,
+            request_timeout: cfg.outbox.request_timeout,
+            address_policy: AddressPolicy {
+                allow_private: cfg.plugins.allow_private.clone(),
+            },
+            clock: clock.clone(),
+            ..OutboundConfig::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("setting up outbound delivery: {e}"))?;
+    let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
+    let outbox_worker = tokio::spawn(
+        crate::outbox::Worker {
+            store: store.clone(),
+            writer: writer.clone(),
+            outbound: Arc::new(outbound),
+            clock: clock.clone(),
+            concurrency: cfg.outbox.concurrency,
+        }
+        .run(outbox_stop),
+    );
+
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.server.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let status_policies = policies.clone();
+    let state = AppState {
+        store: store.clone(),
+        writer,
+        verifier: Arc::new(Verifier::new(resolved.secrets)),
+        tokens,
+        limiter: escalier_server::ratelimit::Limiter::new(
+            cfg.server.rate_limit_per_second,
+            cfg.server.rate_limit_burst,
+        ),
+        limits: HttpLimits {
+            max_body_bytes: cfg.server.max_body_bytes,
+            max_batch_events: cfg.server.max_batch_events,
+            max_wait: cfg.server.max_wait,
+            request_timeout: cfg.server.request_timeout,
+        },
+        policies: Arc::new(move || {
+            serde_json::to_value(status_policies.status()).unwrap_or_default()
+        }),
+        plugins: Some(plugins.clone()),
+        timers: Timers {
+            clock: clock.clone(),
+            simulated,
+            scheduler: Some(scheduler_handle.clone()),
+            books: {
+                let p = policies.clone();
+                Arc::new(move || p.current().books().clone())
+            },
+        },
+        metrics: Some(metrics),
+    };
+    let (events, tickets) = store.counts()?;
+    tracing::info!(
+        %addr,
+        data = %cfg.storage.data_dir.display(),
+        policies = %cfg.policies.dir.display(),
+        events,
+        tickets,
+        "escalier listening"
+    );
+    // A line for scripts and tests to wait on, whatever the log settings.
+    println!("escalier listening on http://{addr}");
+
+    escalier_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!(
+        "HTTP stopped; draining the outbox worker, the scheduler, the writer and the processor"
+    );
+    // In-flight deliveries finish and their outcome is recorded; the rest
+    // stays in the outbox for the next start.
+    let _ = stop_outbox.send(true);
+    let _ = outbox_worker.await;
+    // The scheduler holds a writer handle: stop it first, so the writer
+    // sees its last handle go, commits what is queued and stops.
+    scheduler_handle.stop();
+    drop(scheduler_handle);
+    tokio::task::spawn_blocking(move || {
+        let _ = scheduler.join();
+        let _ = writer_thread.join();
+        processor.join()
+    })
+    .await??;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Load the installed plugins (a plugin that fails to load is reported and
+/// skipped; the others serve).
+fn open_plugins(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<PluginRegistry>> {
+    let dir = cfg.plugins_dir();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating plugins directory {}", dir.display()))?;
+    let secrets = Secrets::from_env(std::env::vars())
+        .with_file(cfg.storage.data_dir.join("secrets.toml"))
+        .context("reading plugin secrets")?;
+    let mut host = HostConfig::new(&dir);
+    host.cache_dir = Some(cfg.plugin_cache_dir());
+    host.secrets = secrets;
+    host.address_policy = AddressPolicy {
+        allow_private: cfg.plugins.allow_private.clone(),
+    };
+    host.breaker.failures = cfg.plugins.breaker_failures;
+    host.breaker.cooldown = cfg.plugins.breaker_cooldown;
+    host.pool.max_instances = cfg.plugins.max_instances;
+    host.pool.max_memory_mib = cfg.plugins.max_memory_mib;
+    host.clock = clock;
+    let (registry, report) = PluginRegistry::open(host)
+        .map_err(|e| anyhow::anyhow!("plugins in {}: {e}", dir.display()))?;
+    for f in &report.failed {
+        eprintln!("plugin not loaded: {}: {}", f.dir, f.error);
+    }
+    tracing::info!(dir = %dir.display(), loaded = registry.current().len(), failed = report.failed.len(), "plugins loaded");
+    Ok(registry)
+}
+
+/// Tokens from config, environment and the data directory; with none at
+/// all, create an admin token and print it once.
+fn api_tokens(cfg: &Config) -> anyhow::Result<Arc<Tokens>> {
+    let mut fixed = cfg.api.tokens.clone();
+    if let Some(t) = &cfg.api.token {
+        fixed.push(TokenEntry {
+            name: "ESCALIER_API_TOKEN".into(),
+            sha256: hash_token(t),
+            scopes: vec![Scope::Admin],
+        });
+    }
+    let path = cfg.tokens_path();
+    let tokens = Tokens::new(fixed, Some(path.clone()))?;
+    if tokens.is_empty() {
+        let token = generate_token(rand::random());
+        secrets::add_token(
+            &path,
+            TokenEntry {
+                name: "admin".into(),
+                sha256: hash_token(&token),
+                scopes: vec![Scope::Admin],
+            },
+        )?;
+        eprintln!(
+            "Created an admin API token (its hash is in {}). It is shown only now:\n\n    {token}\n\nUse it as `Authorization: Bearer <token>`; make narrower ones with `escalier token create`.",
+            path.display()
+        );
+    }
+    Ok(Arc::new(tokens))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,257 @@
+//! GitHub adapter: verifies `X-Hub-Signature-256` (HMAC-SHA256 of the raw
+//! body with the webhook secret, compared in constant time) and maps
+//! `issues` and `issue_comment` deliveries to Escalier events.
+//!
+//! | GitHub | Escalier |
+//! |---|---|
+//! | issues opened | `ticket.created` (labels as tags, assignee as agent) |
+//! | issues edited | `ticket.updated` (subject) |
+//! | issues closed / reopened | `status.changed` solved / open |
+//! | issues labeled | `ticket.updated` (tag added) |
+//! | issues assigned | `ticket.assigned` |
+//! | issue_comment created | `comment.added` (members are agents, others customers) |
+//!
+//! The ticket id is `github:<owner>/<repo>#<number>`; the event id is
+//! `gh:<X-GitHub-Delivery>`, so a redelivery is a duplicate Escalier drops.
+//! Pings and other events and actions are understood and produce nothing.
+
+use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    number: u64,
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    user: User,
+    #[serde(default)]
+    labels: Vec<Label>,
+    #[serde(default)]
+    assignee: Option<User>,
+    html_url: String,
+    created_at: String,
+    updated_at: String,
+    #[serde(default)]
+    closed_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct Comment {
+    body: String,
+    user: User,
+    created_at: String,
+    author_association: String,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    action: String,
+    issue: Issue,
+    repository: Repository,
+    #[serde(default)]
+    sender: Option<User>,
+    #[serde(default)]
+    label: Option<Label>,
+    #[serde(default)]
+    assignee: Option<User>,
+    #[serde(default)]
+    comment: Option<Comment>,
+}
+
+fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
+    let secret = config::secret("github_webhook_secret")?;
+    let sig = header(headers, "x-hub-signature-256").ok_or_else(|| {
+        Error::Unauthorized("X-Hub-Signature-256 is missing; set a secret on the webhook".into())
+    })?;
+    let sig = sig
+        .strip_prefix("sha256=")
+        .and_then(unhex)
+        .ok_or_else(|| Error::Unauthorized("X-Hub-Signature-256 is not `sha256=<hex>`".into()))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .map_err(|_| Error::Failed("unusable webhook secret".into()))?;
+    mac.update(body);
+    // verify_slice compares in constant time.
+    mac.verify_slice(&sig).map_err(|_| {
+        Error::Unauthorized("X-Hub-Signature-256 does not match the body and secret".into())
+    })
+}
+
+/// GitHub label → Escalier tag: no spaces, at most 64 bytes.
+fn tag(label: &str) -> Option<String> {
+    let t: String = label
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_whitespace() { '-' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    let mut t = t;
+    while t.len() > 64 {
+        t.pop();
+    }
+    (!t.is_empty()).then_some(t)
+}
+
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+fn person(login: &str) -> String {
+    cut(&format!("github:{login}"), 128)
+}
+
+struct GitHub;
+
+impl Plugin for GitHub {
+    fn adapt(headers: Vec<Header>, body: Vec<u8>) -> Result<Vec<String>, Error> {
+        verify(&headers, &body)?;
+        let kind = header(&headers, "x-github-event")
+            .ok_or_else(|| Error::InvalidInput("X-GitHub-Event is missing".into()))?;
+        if kind != "issues" && kind != "issue_comment" {
+            return Ok(Vec::new());
+        }
+        let delivery = header(&headers, "x-github-delivery")
+            .filter(|d| {
+                !d.is_empty()
+                    && d.len() <= 100
+                    && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            .ok_or_else(|| {
+                Error::InvalidInput("X-GitHub-Delivery is missing or malformed".into())
+            })?;
+        let d: Delivery = serde_json::from_slice(&body)
+            .map_err(|e| Error::InvalidInput(format!("not a GitHub `{kind}` payload: {e}")))?;
+        let ticket_id = format!("github:{}#{}", d.repository.full_name, d.issue.number);
+        let by = d
+            .sender
+            .as_ref()
+            .map(|s| s.login.as_str())
+            .unwrap_or("someone");
+        let issue = &d.issue;
+        let (ty, at, data) = match (kind, d.action.as_str()) {
+            ("issues", "opened") => {
+                let mut tags = vec!["github".to_owned()];
+                tags.extend(issue.labels.iter().filter_map(|l| tag(&l.name)));
+                tags.dedup();
+                let mut data = json!({
+                    "subject": cut(&issue.title, 1024),
+                    "description": cut(issue.body.as_deref().unwrap_or(""), 64 * 1024),
+                    "requester": { "id": person(&issue.user.login), "name": cut(&issue.user.login, 256) },
+                    "channel": "web",
+                    "tags": tags,
+                    "fields": { "github_url": issue.html_url, "github_issue": issue.number },
+                });
+                if let Some(a) = &issue.assignee {
+                    data["agent"] = json!(person(&a.login));
+                }
+                ("ticket.created", &issue.created_at, data)
+            }
+            ("issues", "edited") => (
+                "ticket.updated",
+                &issue.updated_at,
+                json!({ "subject": cut(&issue.title, 1024) }),
+            ),
+            ("issues", "closed") => (
+                "status.changed",
+                issue.closed_at.as_ref().unwrap_or(&issue.updated_at),
+                json!({ "status": "solved", "reason": cut(&format!("closed on GitHub by {by}"), 1024) }),
+            ),
+            ("issues", "reopened") => (
+                "status.changed",
+                &issue.updated_at,
+                json!({ "status": "open", "reason": cut(&format!("reopened on GitHub by {by}"), 1024) }),
+            ),
+            ("issues", "labeled") => {
+                let Some(t) = d.label.as_ref().and_then(|l| tag(&l.name)) else {
+                    return Ok(Vec::new());
+                };
+                (
+                    "ticket.updated",
+                    &issue.updated_at,
+                    json!({ "tags_added": [t] }),
+                )
+            }
+            ("issues", "assigned") => {
+                let Some(a) = d.assignee.as_ref().or(issue.assignee.as_ref()) else {
+                    return Ok(Vec::new());
+                };
+                (
+                    "ticket.assigned",
+                    &issue.updated_at,
+                    json!({ "agent": person(&a.login) }),
+                )
+            }
+            ("issue_comment", "created") => {
+                let c = d
+                    .comment
+                    .as_ref()
+                    .ok_or_else(|| Error::InvalidInput("issue_comment without `comment`".into()))?;
+                let kind = match c.author_association.as_str() {
+                    "OWNER" | "MEMBER" | "COLLABORATOR" => "agent",
+                    _ => "customer",
+                };
+                (
+                    "comment.added",
+                    &c.created_at,
+                    json!({
+                        "author": { "kind": kind, "id": person(&c.user.login) },
+                        "public": true,
+                        "body": cut(&c.body, 64 * 1024),
+                    }),
+                )
+            }
+            _ => return Ok(Vec::new()),
+        };
+        let event: Value = json!({
+            "id": format!("gh:{delivery}"),
+            "type": ty,
+            "ticket_id": ticket_id,
+            "occurred_at": at,
+            "data": data,
+        });
+        Ok(vec![event.to_string()])
+    }
+}
+
+export_plugin!(GitHub);

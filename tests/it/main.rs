@@ -1,0 +1,17 @@
+//! End-to-end tests: each starts the real `escalier` binary on a free
+//! loopback port with its own data and policies directories, and speaks
+//! HTTP to it the way a help desk would.
+//!
+//! One binary, a module per area (see CONVENTIONS.md).
+
+mod util;
+
+mod auth;
+mod clocks;
+mod crash;
+mod examples;
+mod ingest;
+mod plugins;
+mod policies;
+mod restart;
+mod tickets;

@@ -164,3 +164,113 @@ fn a_runaway_policy_is_stopped_and_recorded_while_others_still_act() {
     // And ingest carries on.
     assert_eq!(s.post_events(&created("e2", "T-2", "")).status, 202);
 }
+
+fn tags(s: &Server, id: &str, seq: u64) -> Vec<String> {
+    s.ticket(id, seq)["ticket"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn pinned_tickets_keep_their_policy_version_until_migrated() {
+    let conf = tempfile::tempdir().unwrap();
+    let path = conf.path().join("escalier.toml");
+    std::fs::write(&path, "[policies]\npin = \"ticket\"\n").unwrap();
+    let old = "const ON = [\"comment.added\"];\ntag(\"old-rules\");\n";
+    let s = Server::start_with(
+        &[("tagger.rhai", old)],
+        &["--config", path.to_str().unwrap()],
+    );
+    let seq = s.ingest(&created("e1", "T-1", ""));
+    let t1 = s.ticket("T-1", seq);
+    let pinned = t1["ticket"]["policy_version"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{t1}"))
+        .to_owned();
+    assert!(pinned.starts_with("sha256:"));
+
+    write_policy(
+        &s.policies_dir(),
+        "tagger.rhai",
+        &old.replace("old-rules", "new-rules"),
+    );
+    wait_until("the new version", Duration::from_secs(20), || {
+        s.get("/v1/policies").body["version"].as_str() != Some(pinned.as_str())
+    });
+    let latest = s.get("/v1/policies").body["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seq = s.ingest(&format!(
+        "[{},{},{}]",
+        created("e2", "T-2", ""),
+        comment("e3", "T-1", "customer", "hi"),
+        comment("e4", "T-2", "customer", "hi")
+    ));
+    assert_eq!(
+        tags(&s, "T-1", seq),
+        vec!["old-rules"],
+        "created before the change: old rules"
+    );
+    assert_eq!(
+        tags(&s, "T-2", seq),
+        vec!["new-rules"],
+        "created after: new rules"
+    );
+    let versions = s.get("/v1/policies").body["versions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(versions >= 2, "every version that served is kept");
+
+    let dry = s.post_json(
+        "/v1/admin/migrate",
+        Some(TOKEN),
+        r#"{"to": "latest", "dry_run": true}"#,
+    );
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(
+        dry.body["tickets"].as_array().unwrap().len(),
+        1,
+        "{}",
+        dry.body
+    );
+    assert_eq!(dry.body["tickets"][0]["id"], "T-1");
+    assert_eq!(dry.body["changes"][&pinned]["changed"][0], "tagger.rhai");
+    assert_eq!(
+        tags(&s, "T-1", s.committed()),
+        vec!["old-rules"],
+        "a dry run moves nothing"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_escalier"))
+        .args([
+            "migrate", "--to", &latest, "--url", &s.base, "--token", TOKEN,
+        ])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("moved 1 open tickets"));
+    let seq = s.ingest(&comment("e5", "T-1", "customer", "again"));
+    let t = s.ticket("T-1", seq);
+    assert_eq!(t["ticket"]["policy_version"], latest.as_str());
+    assert!(timeline_types(&t).iter().any(|x| x == "policy.migrated"));
+    assert!(
+        tags(&s, "T-1", seq).contains(&"new-rules".to_owned()),
+        "migrated: new rules"
+    );
+    let r = s.post_json(
+        "/v1/admin/migrate",
+        Some(TOKEN),
+        r#"{"to": "sha256:0000000000000000"}"#,
+    );
+    assert_eq!(r.status, 404);
+}

@@ -186,6 +186,7 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         EventKind::PolicyError(_) => t.policy_errors += 1,
         EventKind::PluginError(_) => t.plugin_errors += 1,
         EventKind::PluginState(d) => d.apply(t),
+        EventKind::PolicyMigrated(d) => t.policy_version = Some(d.to.clone()),
         EventKind::DeliveryRequested(_) | EventKind::PluginCommand(_) => {}
         EventKind::DeliveryFailed(_) => t.deliveries_failed += 1,
         // Clocks and ladders themselves are kept by `crate::timers`.
@@ -243,6 +244,7 @@ fn create(ev: &Event, d: &TicketCreated, seq: u64) -> Ticket {
         checklist_progress: Default::default(),
         held_escalations: Vec::new(),
         deliveries_failed: 0,
+        policy_version: None,
         clocks: Default::default(),
         ladders: Default::default(),
         sla_breaches: 0,

@@ -111,6 +111,10 @@ pub struct Ticket {
     /// `ladder.exhausted` records on this ticket.
     #[serde(default)]
     pub ladders_exhausted: u32,
+    /// The policy set version this ticket follows (`policies.pin = "ticket"`);
+    /// `None`: whatever set is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
     /// Log sequence number of the last record applied.
     pub last_seq: u64,
 }

@@ -97,6 +97,9 @@ pub struct PolicySet {
     by_type: HashMap<&'static str, Box<[u32]>>,
     /// SLA policies, calendars and ladders from `sla.toml` / `ladders.toml`.
     books: Arc<Books>,
+    /// Every file of the set, by name: what the version is a hash of, kept
+    /// so the set can be stored and rebuilt (pinned versions).
+    sources: Arc<Vec<(String, String)>>,
     version: String,
 }
 
@@ -157,6 +160,7 @@ impl PolicySet {
             policies: Vec::new(),
             by_type: HashMap::new(),
             books: Arc::new(Books::empty()),
+            sources: Arc::new(Vec::new()),
             version: set_hash(std::iter::empty()),
         }
     }
@@ -166,6 +170,13 @@ impl PolicySet {
         mut files: Vec<SourceFile>,
     ) -> Result<PolicySet, LoadError> {
         files.sort_by(|a, b| a.name.cmp(&b.name));
+        let sources: Vec<(String, String)> = files
+            .iter()
+            .filter_map(|f| {
+                let text = std::str::from_utf8(f.bytes.as_ref().ok()?).ok()?;
+                Some((f.name.clone(), text.to_owned()))
+            })
+            .collect();
         let mut diagnostics = Vec::new();
         let (data, files): (Vec<SourceFile>, Vec<SourceFile>) = files
             .into_iter()
@@ -228,6 +239,7 @@ impl PolicySet {
             engine: Arc::clone(engine),
             policies,
             books: Arc::new(books),
+            sources: Arc::new(sources),
             by_type: by_type
                 .into_iter()
                 .map(|(t, v)| (t, v.into_boxed_slice()))
@@ -237,6 +249,12 @@ impl PolicySet {
     }
 
     /// The set's version: a hash over every policy's name and content hash.
+    /// Every file of the set, `(name, text)`, in name order. Feeding them to
+    /// [`PolicySet::from_sources_with`] rebuilds the same set (same version).
+    pub fn sources(&self) -> &Arc<Vec<(String, String)>> {
+        &self.sources
+    }
+
     /// The SLA policies, calendars and ladders loaded with this set.
     pub fn books(&self) -> &Arc<Books> {
         &self.books

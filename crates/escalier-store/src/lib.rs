@@ -24,6 +24,7 @@
 //! - [`read`]: queries for the API (tickets, timelines, log tail) and replay.
 //! - [`outbox`]: side effects recorded with their actions, delivered after commit.
 //! - [`import`]: bulk load of an exported log into a new store.
+//! - [`versions`]: stored policy set versions (pinning, migration).
 //! - [`verify`]: the offline consistency check behind `escalier verify`.
 //! - [`error`]: the `StoreError` type.
 
@@ -37,6 +38,7 @@ pub mod read;
 pub mod scheduler;
 pub mod tables;
 pub mod verify;
+pub mod versions;
 pub mod writer;
 
 use std::path::Path;

@@ -37,7 +37,9 @@ use crate::{Store, StoreError, codec, tables};
 /// Where the processor gets what it runs: the reactors (in order) and the
 /// SLA policies and ladders in force.
 pub trait ReactorSource: Send + Sync + 'static {
-    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>>;
+    /// The reactors for a ticket following policy set version `pinned`
+    /// (`None`: the ticket is new or follows whatever is in force).
+    fn reactors(&self, pinned: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>>;
 
     fn books(&self) -> Arc<Books> {
         Arc::new(Books::empty())
@@ -46,7 +48,7 @@ pub trait ReactorSource: Send + Sync + 'static {
 
 /// No reactors and no timers: tickets are folded, nothing reacts.
 impl ReactorSource for () {
-    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+    fn reactors(&self, _: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
         Vec::new()
     }
 }
@@ -119,10 +121,9 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
             Wait::Committed(committed) => {
                 let upto = committed.min(cursor + cfg.chunk as u64);
                 let started = Instant::now();
-                let reactors = source.reactors();
                 process_range(
                     store,
-                    &reactors,
+                    source,
                     &books,
                     &cfg.limits,
                     cursor,
@@ -277,15 +278,16 @@ impl Reactor for Guarded<'_> {
 /// Process inputs `(after, upto]` and commit the result with the cursor.
 pub(crate) fn process_range(
     store: &Store,
-    reactors: &[Arc<dyn Reactor + Send + Sync>],
+    source: &dyn ReactorSource,
     books: &Books,
     limits: &Limits,
     after: u64,
     upto: u64,
     durability: Durability,
 ) -> Result<(), StoreError> {
-    let guarded: Vec<Guarded<'_>> = reactors.iter().map(|r| Guarded(r.as_ref())).collect();
-    let refs: Vec<&dyn Reactor> = guarded.iter().map(|g| g as &dyn Reactor).collect();
+    // Reactors per pinned version, resolved once per chunk.
+    let mut by_version: HashMap<Option<String>, Vec<Arc<dyn Reactor + Send + Sync>>> =
+        HashMap::new();
     let mut tickets: HashMap<String, Option<Ticket>> = HashMap::new();
     let mut outputs: Vec<(Record, Vec<Record>)> = Vec::new();
     {
@@ -318,6 +320,12 @@ pub(crate) fn process_range(
                 outputs.push((Arc::unwrap_or_clone(input), Vec::new()));
                 continue;
             }
+            let pinned = slot.as_ref().and_then(|t| t.policy_version.clone());
+            let reactors = by_version
+                .entry(pinned.clone())
+                .or_insert_with(|| source.reactors(pinned.as_deref()));
+            let guarded: Vec<Guarded<'_>> = reactors.iter().map(|r| Guarded(r.as_ref())).collect();
+            let refs: Vec<&dyn Reactor> = guarded.iter().map(|g| g as &dyn Reactor).collect();
             match process(slot.take(), &input, &refs, limits, books) {
                 Ok(p) => {
                     *slot = Some(p.ticket);

@@ -85,7 +85,7 @@ impl Reactor for Escalator {
 
 struct Source1;
 impl ReactorSource for Source1 {
-    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+    fn reactors(&self, _: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
         vec![Arc::new(Escalator)]
     }
 }

@@ -102,6 +102,8 @@ pub struct PoliciesConfig {
     pub dir: PathBuf,
     #[serde(with = "duration")]
     pub reload_debounce: Duration,
+    /// Which policy set a ticket follows: `latest` or `ticket`.
+    pub pin: crate::reactors::Pin,
     /// Bounds for one policy run; see `escalier_policy::PolicyLimits`.
     pub limits: escalier_policy::PolicyLimits,
 }

@@ -23,6 +23,7 @@ mod plugin_command;
 mod plugin_error;
 mod plugin_state;
 mod policy_error;
+mod policy_migrated;
 mod sla_fired;
 mod sla_met;
 mod status_changed;
@@ -54,6 +55,7 @@ pub use plugin_command::PluginCommand;
 pub use plugin_error::PluginError;
 pub use plugin_state::PluginState;
 pub use policy_error::PolicyError;
+pub use policy_migrated::PolicyMigrated;
 pub use sla_met::SlaMet;
 pub use status_changed::StatusChanged;
 pub use ticket_assigned::TicketAssigned;
@@ -106,7 +108,11 @@ pub const INTERNAL_TYPES: &[&str] = &[
 
 /// Input event types accepted only through their own API endpoints, which
 /// check them against the ticket first (not on `/v1/events`).
-pub const COMMAND_TYPES: &[&str] = &[ApprovalDecided::TYPE, PluginCommand::TYPE];
+pub const COMMAND_TYPES: &[&str] = &[
+    ApprovalDecided::TYPE,
+    PluginCommand::TYPE,
+    PolicyMigrated::TYPE,
+];
 
 /// Every event type, external first.
 pub fn all_types() -> impl Iterator<Item = &'static str> {
@@ -158,6 +164,8 @@ pub enum EventKind {
     ApprovalDecided(ApprovalDecided),
     /// A person sent a plugin-defined command.
     PluginCommand(PluginCommand),
+    /// The ticket follows another policy set version.
+    PolicyMigrated(PolicyMigrated),
     /// An SLA clock reached its warning point.
     SlaWarning(ClockFired),
     /// An SLA clock reached its target.
@@ -203,6 +211,7 @@ impl EventKind {
             EventKind::ChecklistItemChecked(_) => ChecklistItemChecked::TYPE,
             EventKind::ApprovalDecided(_) => ApprovalDecided::TYPE,
             EventKind::PluginCommand(_) => PluginCommand::TYPE,
+            EventKind::PolicyMigrated(_) => PolicyMigrated::TYPE,
             EventKind::SlaWarning(_) => ClockFired::WARNING_TYPE,
             EventKind::SlaBreached(_) => ClockFired::BREACHED_TYPE,
             EventKind::SlaMet(_) => SlaMet::TYPE,
@@ -242,6 +251,7 @@ impl EventKind {
             ChecklistItemChecked::TYPE => EventKind::ChecklistItemChecked(decode_data(data)?),
             ApprovalDecided::TYPE => EventKind::ApprovalDecided(decode_data(data)?),
             PluginCommand::TYPE => EventKind::PluginCommand(decode_data(data)?),
+            PolicyMigrated::TYPE => EventKind::PolicyMigrated(decode_data(data)?),
             ClockFired::WARNING_TYPE => EventKind::SlaWarning(decode_data(data)?),
             ClockFired::BREACHED_TYPE => EventKind::SlaBreached(decode_data(data)?),
             SlaMet::TYPE => EventKind::SlaMet(decode_data(data)?),
@@ -278,6 +288,7 @@ impl EventKind {
             EventKind::ChecklistItemChecked(d) => d.validate(),
             EventKind::ApprovalDecided(d) => d.validate(),
             EventKind::PluginCommand(d) => d.validate(),
+            EventKind::PolicyMigrated(d) => d.validate(),
             EventKind::SlaWarning(d) => d.validate_as(crate::sla::Threshold::Warning),
             EventKind::SlaBreached(d) => d.validate_as(crate::sla::Threshold::Breach),
             EventKind::SlaMet(_)
@@ -307,6 +318,7 @@ impl EventKind {
             EventKind::ChecklistItemChecked(d) => st.serialize_field("data", d),
             EventKind::ApprovalDecided(d) => st.serialize_field("data", d),
             EventKind::PluginCommand(d) => st.serialize_field("data", d),
+            EventKind::PolicyMigrated(d) => st.serialize_field("data", d),
             EventKind::SlaWarning(d) | EventKind::SlaBreached(d) => st.serialize_field("data", d),
             EventKind::SlaMet(d) => st.serialize_field("data", d),
             EventKind::LadderLevelReached(d) => st.serialize_field("data", d),

@@ -202,3 +202,16 @@ fn the_examples_subscribe_only_to_what_they_use() {
         "no example reacts to tags: no feedback loops"
     );
 }
+
+#[test]
+fn a_set_rebuilt_from_its_sources_has_the_same_version() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let set = escalier_policy::PolicySet::load_dir(&dir).unwrap();
+    let again = escalier_policy::PolicySet::from_sources(
+        set.sources().iter().map(|(n, t)| (n.clone(), t.clone())),
+    )
+    .unwrap();
+    assert_eq!(again.version(), set.version());
+    assert_eq!(again.books().version, set.books().version);
+    assert!(set.sources().iter().any(|(n, _)| n == "sla.toml"));
+}

@@ -3,6 +3,7 @@
 mod check;
 mod explain;
 mod export;
+mod migrate;
 mod replay;
 mod send;
 mod serve;
@@ -33,6 +34,7 @@ enum Command {
     Verify(verify::Args),
     Export(export::ExportArgs),
     Import(export::ImportArgs),
+    Migrate(migrate::Args),
     Test(test::Args),
     Replay(replay::Args),
     Explain(explain::Args),
@@ -55,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::export(a),
         Command::Import(a) => export::import(a),
+        Command::Migrate(a) => migrate::run(a),
         Command::Test(a) => test::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Explain(a) => explain::run(a),

@@ -12,8 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use escalier_core::timers::Books;
-use escalier_core::{Clock, ManualClock, Reactor, SystemClock};
+use escalier_core::{Clock, ManualClock, SystemClock};
 use escalier_plugin::outbound::{AddressPolicy, Outbound, OutboundConfig};
 use escalier_plugin::secrets::Secrets;
 use escalier_plugin::{HostConfig, PluginRegistry};
@@ -21,12 +20,13 @@ use escalier_policy::PolicyRegistry;
 use escalier_server::auth::{Scope, TokenEntry, Tokens, generate_token, hash_token};
 use escalier_server::{AppState, HttpLimits, Timers, Verifier};
 use escalier_store::{
-    Processor, ProcessorConfig, ReactorSource, Scheduler, SchedulerConfig, Store, StoreOptions,
-    Writer, WriterConfig,
+    Processor, ProcessorConfig, Scheduler, SchedulerConfig, Store, StoreOptions, Writer,
+    WriterConfig,
 };
 
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
+use crate::reactors::Reactors;
 use crate::{secrets, telemetry};
 
 /// Run the server: verify and store webhook events durably, keep ticket
@@ -52,23 +52,6 @@ pub struct Args {
     simulated_clock: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
-}
-
-/// The processor runs the policy set and the plugins in force at the start
-/// of each chunk: policies first, so plugins see what policies decided.
-struct Reactors {
-    policies: Arc<PolicyRegistry>,
-    plugins: Arc<PluginRegistry>,
-}
-
-impl ReactorSource for Reactors {
-    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
-        vec![self.policies.current(), self.plugins.current()]
-    }
-
-    fn books(&self) -> Arc<Books> {
-        self.policies.current().books().clone()
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -157,10 +140,13 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     );
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(Reactors {
-            policies: policies.clone(),
-            plugins: plugins.clone(),
-        }),
+        Arc::new(Reactors::new(
+            policies.clone(),
+            plugins.clone(),
+            store.clone(),
+            clock.clone(),
+            cfg.policies.pin,
+        )),
         ProcessorConfig {
             chunk: cfg.processor.chunk,
             limits: escalier_core::Limits {
@@ -224,9 +210,20 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             max_wait: cfg.server.max_wait,
             request_timeout: cfg.server.request_timeout,
         },
-        policies: Arc::new(move || {
-            serde_json::to_value(status_policies.status()).unwrap_or_default()
-        }),
+        policies: {
+            let store = store.clone();
+            Arc::new(move || {
+                let mut v = serde_json::to_value(status_policies.status()).unwrap_or_default();
+                // Every version that served, for pinning and migration.
+                if let (Some(map), Ok(versions)) = (v.as_object_mut(), store.policy_sets()) {
+                    map.insert(
+                        "versions".into(),
+                        serde_json::to_value(versions).unwrap_or_default(),
+                    );
+                }
+                v
+            })
+        },
         plugins: Some(plugins.clone()),
         timers: Timers {
             clock: clock.clone(),

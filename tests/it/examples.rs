@@ -91,6 +91,34 @@ fn support_day() {
     for id in ["ZD-2007", "ZD-2015", "ZD-2024"] {
         assert_eq!(tier(id), 1, "{id} stays with frontline");
     }
+    // Follow-up figures for the day.
+    let stats = s.get("/v1/stats?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z");
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(stats.body["tickets"], 32);
+    let escalated = stats.body["escalation"]["overall"]["escalated"]
+        .as_u64()
+        .unwrap();
+    let by_hand = tickets
+        .values()
+        .filter(|t| !t["escalations"].as_array().unwrap().is_empty())
+        .count() as u64;
+    assert_eq!(escalated, by_hand, "{}", stats.body["escalation"]);
+    assert!(
+        stats.body["escalation"]["by_channel"]["social_public"]["escalated"]
+            .as_u64()
+            .unwrap()
+            >= 3
+    );
+    assert!(
+        stats.body["csat"]["without_escalation"]
+            .to_string()
+            .contains("count"),
+        "{}",
+        stats.body["csat"]
+    );
+    let r = s.get("/v1/stats?from=2026-03-03T00:00:00Z&to=2026-03-02T00:00:00Z");
+    assert_eq!((r.status, r.field()), (400, "from"));
+
     // Every escalation names the policy file that made it.
     for t in tickets.values() {
         for e in t["escalations"].as_array().unwrap() {

@@ -18,6 +18,7 @@
 //! - [`reduce`]: lifecycle rules and the reducer (`Ticket × Record → Ticket`).
 //! - [`process`]: runs reactors (policies, plugins) over one input record,
 //!   feeding actions back with a depth limit.
+//! - [`stats`]: follow-up figures over tickets (escalation rate, response times, CSAT).
 //! - [`clock`]: the time source, injectable for tests.
 //! - [`calendar`]: business calendars: hours, holidays, time zones, business-time arithmetic.
 //! - [`sla`]: SLA policies and per-ticket SLA clocks (warnings, breaches, met).
@@ -39,6 +40,7 @@ pub mod process;
 pub mod record;
 pub mod reduce;
 pub mod sla;
+pub mod stats;
 pub mod suggest;
 pub mod ticket;
 pub mod timers;

@@ -23,7 +23,8 @@
 //! - [`replay`]: backtests: re-simulation, sharding by ticket, the report.
 //! - [`diff`]: how recorded and replayed records are aligned and compared.
 //! - [`explain`]: a ticket's story, clock changes included.
-//! - [`stats`]: escalation rate, response and resolution times, breaches, CSAT.
+//! - `stats` (re-exported from `escalier_core::stats`): escalation rate, response
+//!   and resolution times, breaches, CSAT.
 //! - [`traffic`]: deterministic synthetic support traffic for benchmarks
 //!   and property tests.
 
@@ -36,11 +37,14 @@ pub mod policy_test;
 mod recorded;
 pub mod replay;
 pub mod sim;
-pub mod stats;
 pub mod traffic;
 pub mod when;
 
+pub use escalier_core::stats::{self, Stats, stats};
+
+// The figures are computed in core; they are tested here, on tickets the simulator makes.
+#[cfg(test)]
+mod stats_tests;
 pub use policies::Policies;
 pub use replay::{Replay, ReplayOptions, ReplayReport};
 pub use sim::Simulator;
-pub use stats::{Stats, stats};

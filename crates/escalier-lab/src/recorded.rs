@@ -16,7 +16,7 @@ use escalier_core::event::{
     ApprovalDecided, CommentAdded, CsatReceived, LadderAcknowledged, Origin, StatusChanged,
     TicketAssigned, TicketCreated, TicketUpdated,
 };
-use escalier_core::{Event, EventId, EventKind, Record, Source, TicketId, Timestamp};
+use escalier_core::{Action, Event, EventId, EventKind, Record, Source, TicketId, Timestamp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -44,6 +44,20 @@ impl Head {
             recorded_at: r.recorded_at,
             ticket_id: r.event.ticket_id.as_str().to_owned(),
         }
+    }
+
+    /// `(seq, index)` from the start of a line as the log serializer
+    /// writes it (`{"seq":12,"index":3,...`), without reading the rest:
+    /// enough to group a derived record under its input. `None` for any
+    /// other layout.
+    pub fn position(line: &str) -> Option<(u64, u32)> {
+        let rest = line.strip_prefix("{\"seq\":")?;
+        let end = rest.find(|c: char| !c.is_ascii_digit())?;
+        let seq = rest[..end].parse().ok()?;
+        let rest = rest[end..].strip_prefix(",\"index\":")?;
+        let end = rest.find(|c: char| !c.is_ascii_digit())?;
+        let index = rest[..end].parse().ok()?;
+        Some((seq, index))
     }
 
     /// Read the head of an export line, skipping the rest.
@@ -179,6 +193,35 @@ impl Derived {
 
 /// The text of an event's `data` as the log serializer writes it.
 fn data_text(e: &Event) -> String {
+    // The event serializer writes the payload struct as `data`: for the
+    // kinds policies and clocks derive, serialize just that.
+    let direct = match &e.kind {
+        EventKind::Action(a) => match a {
+            Action::Escalate(x) => serde_json::to_string(x),
+            Action::Route(x) => serde_json::to_string(x),
+            Action::SetPriority(x) => serde_json::to_string(x),
+            Action::Assign(x) => serde_json::to_string(x),
+            Action::Tag(x) => serde_json::to_string(x),
+            Action::Notify(x) => serde_json::to_string(x),
+            Action::Note(x) => serde_json::to_string(x),
+            Action::RequireApproval(x) => serde_json::to_string(x),
+            Action::RequireChecklist(x) => serde_json::to_string(x),
+            Action::StartLadder(x) => serde_json::to_string(x),
+            Action::StopLadder(x) => serde_json::to_string(x),
+            _ => return envelope_data(e),
+        },
+        EventKind::SlaWarning(x) | EventKind::SlaBreached(x) => serde_json::to_string(x),
+        EventKind::SlaMet(x) => serde_json::to_string(x),
+        EventKind::LadderLevelReached(x) => serde_json::to_string(x),
+        EventKind::LadderExhausted(x) => serde_json::to_string(x),
+        EventKind::PolicyError(x) => serde_json::to_string(x),
+        _ => return envelope_data(e),
+    };
+    direct.unwrap_or_default()
+}
+
+/// `data_text` the long way: the whole envelope, then its `data`.
+fn envelope_data(e: &Event) -> String {
     let s = serde_json::to_string(e).unwrap_or_default();
     // `data` is the envelope's last key, and `,"data":` cannot occur
     // unescaped inside the string values before it.
@@ -310,11 +353,45 @@ mod tests {
             let general: Record = serde_json::from_str(&line).unwrap();
             assert_eq!(decode_line(&line).unwrap(), general);
             let h = Head::parse(&line).unwrap();
+            assert_eq!(Head::position(&line), Some((7, 0)));
             assert_eq!(
                 (h.seq, h.index, h.recorded_at, h.ticket_id.as_str()),
                 (7, 0, at, r.event.ticket_id.as_str())
             );
         }
+    }
+
+    #[test]
+    fn data_text_is_the_data_of_the_envelope_for_every_derived_kind() {
+        let policies = crate::Policies::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"),
+        )
+        .unwrap();
+        let mut sim = crate::Simulator::with_policies(
+            std::sync::Arc::clone(policies.set()),
+            Default::default(),
+        );
+        let mut kinds = std::collections::BTreeSet::new();
+        for (event, at) in Generator::new(GenOptions {
+            open_tickets: 30,
+            ..GenOptions::default()
+        })
+        .take(3_000)
+        {
+            for r in sim
+                .submit(event, Source::Webhook { delivery: None }, at)
+                .records
+            {
+                assert_eq!(
+                    data_text(&r.event),
+                    envelope_data(&r.event),
+                    "{}",
+                    r.event.type_name()
+                );
+                kinds.insert(r.event.type_name());
+            }
+        }
+        assert!(kinds.len() >= 12, "{kinds:?}");
     }
 
     #[test]

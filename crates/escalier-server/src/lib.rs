@@ -15,6 +15,7 @@
 //! - [`v1::policies`]: `GET /v1/policies`.
 //! - [`v1::admin`]: `/v1/admin/clock` (simulated time).
 //! - [`v1::decisions`]: acknowledgements, approval decisions, checklist ticks.
+//! - [`v1::stats`]: `GET /v1/stats`.
 //! - [`v1::migrate`]: `POST /v1/admin/migrate` (pinned policy versions).
 //! - [`v1::plugins`]: `GET /v1/plugins`, adapter sources, plugin commands.
 //! - [`ops`]: `/healthz`, `/metrics`.
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::decisions::router(&state))
         .merge(v1::plugins::router(&state))
         .merge(v1::migrate::router(&state))
+        .merge(v1::stats::router(&state))
         .merge(ops::router(&state))
         .fallback(|| async { ApiError::not_found("route", "no such endpoint; see docs/api.md") })
         .layer(axum::middleware::from_fn(ops::record_request))

@@ -54,14 +54,25 @@ pub fn render(reports: &[FileReport], verbose: bool) -> String {
     let s = Summary::of(reports);
     let _ = write!(
         out,
-        "\n{} tests in {} files: {} passed, {} failed",
-        s.tests, s.files, s.passed, s.failed
+        "\n{} in {}: {} passed, {} failed",
+        plural(s.tests, "test"),
+        plural(s.files, "file"),
+        s.passed,
+        s.failed
     );
     if s.broken_files > 0 {
-        let _ = write!(out, ", {} files could not run", s.broken_files);
+        let _ = write!(out, ", {} could not run", plural(s.broken_files, "file"));
     }
     out.push('\n');
     out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// `2.1  action.escalate {"tier":2,...}  policies/escalation/vip.rhai:18 (sha256:…)`

@@ -316,6 +316,15 @@ impl Replay {
     /// The next line of an export (`line`: its number, for errors). Only
     /// its head is read here; the shard owning its ticket decodes the rest.
     pub fn push_line(&mut self, text: String, line: u64) -> Result<(), LineError> {
+        // A derived record only needs its position to join its input; its
+        // shard reads the rest (and reports it if it is not a record).
+        if let Some((seq, _)) = Head::position(&text).filter(|(_, i)| *i > 0) {
+            match &mut self.current {
+                Some(g) if g.head.seq == seq => g.derived.push(Recorded::Raw { text, line }),
+                _ => self.orphans += 1,
+            }
+            return Ok(());
+        }
         let head = Head::parse(&text).map_err(|m| (line, format!("not a log record: {m}")))?;
         self.push_recorded(head, Recorded::Raw { text, line });
         Ok(())

@@ -52,7 +52,7 @@ fn load(dir: &Path) -> Policies {
 struct Serve(Arc<Policies>);
 
 impl ReactorSource for Serve {
-    fn reactors(&self) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+    fn reactors(&self, _pinned: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
         vec![Arc::clone(self.0.set()) as Arc<dyn Reactor + Send + Sync>]
     }
 
@@ -330,6 +330,14 @@ fn a_raised_refund_limit_changes_exactly_the_expected_approvals() {
             })
             .collect();
         assert_eq!(got, want, "seed {seed}");
+        if !want.is_empty() {
+            let text = escalier_lab::replay::render(&report, 100);
+            assert!(text.contains("action.require_approval"), "{text}");
+            assert!(
+                text.contains(&format!("{} tickets differ", want.len())),
+                "{text}"
+            );
+        }
         let types: Vec<&String> = report
             .summary
             .by_type

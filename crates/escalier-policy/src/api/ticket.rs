@@ -154,6 +154,24 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("has_checklist", |t: &mut TicketView, name: &str| {
         t.ticket.checklists.iter().any(|c| c == name)
     });
+    // The state of the ticket's latest run of a ladder: "running",
+    // "acknowledged", "stopped", "resolved", "exhausted"; () if never started.
+    engine.register_fn(
+        "ladder_state",
+        |t: &mut TicketView, name: &str| -> Dynamic {
+            use escalier_core::ladder::LadderState;
+            match t.ticket.ladders.run(name).map(|r| r.state()) {
+                None => Dynamic::UNIT,
+                Some(s) => Dynamic::from(ImmutableString::from(match s {
+                    LadderState::Running => "running",
+                    LadderState::Acknowledged => "acknowledged",
+                    LadderState::Stopped => "stopped",
+                    LadderState::Resolved => "resolved",
+                    LadderState::Exhausted => "exhausted",
+                })),
+            }
+        },
+    );
     engine.register_fn("approval", |t: &mut TicketView, kind: &str| -> Dynamic {
         // The latest request of that kind decides: an approved refund
         // followed by a new pending one is pending.

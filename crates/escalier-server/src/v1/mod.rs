@@ -7,6 +7,7 @@ pub mod events;
 pub mod migrate;
 pub mod plugins;
 pub mod policies;
+pub mod stats;
 pub mod tickets;
 
 use std::collections::HashMap;

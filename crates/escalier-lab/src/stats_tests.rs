@@ -9,9 +9,9 @@ use escalier_core::process::Limits;
 use escalier_core::{Event, Source, Timestamp};
 use serde_json::json;
 
-use super::*;
 use crate::policies::Policies;
 use crate::sim::Simulator;
+use escalier_core::stats::*;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -164,13 +164,4 @@ fn an_empty_period_has_no_figures_and_no_division_by_zero() {
     assert_eq!(s.csat.after_escalation.average, None);
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["escalation"]["overall"]["rate"], 0.0);
-}
-
-#[test]
-fn nearest_rank_percentiles() {
-    let v = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
-    assert_eq!(nearest_rank(&v, 50), Some(50));
-    assert_eq!(nearest_rank(&v, 90), Some(90));
-    assert_eq!(nearest_rank(&[7], 90), Some(7));
-    assert_eq!(nearest_rank(&[], 50), None);
 }

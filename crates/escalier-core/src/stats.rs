@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use escalier_core::{Status, Ticket, Timestamp};
+use crate::{Status, Ticket, Timestamp};
 use serde::Serialize;
 
 /// The figures for tickets created in `[from, to)`.
@@ -251,4 +251,15 @@ fn score((count, sum): (u64, i64)) -> Score {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        assert_eq!(nearest_rank(&v, 50), Some(50));
+        assert_eq!(nearest_rank(&v, 90), Some(90));
+        assert_eq!(nearest_rank(&[7], 90), Some(7));
+        assert_eq!(nearest_rank(&[], 50), None);
+    }
+}

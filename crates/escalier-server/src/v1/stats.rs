@@ -1,0 +1,86 @@
+//! `GET /v1/stats?from=&to=` (`read`): follow-up and review figures for the
+//! tickets created in `[from, to)` — escalation rate (overall, per channel,
+//! team and tier reached), time to first response and to resolution per
+//! tier, SLA breaches per SLA, CSAT after escalation vs without. Defaults:
+//! the last 30 days. Definitions: `docs/stats.md`.
+//!
+//! Computed from the ticket projection (itself a fold of the log), reading
+//! every ticket: its cost grows with the number of tickets stored.
+
+use axum::extract::{RawQuery, State};
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::{Json, Router};
+use escalier_core::Timestamp;
+use escalier_store::TicketFilter;
+
+use super::query;
+use crate::auth::{self, Scope};
+use crate::{ApiError, AppState};
+
+pub fn router(st: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/stats", get(stats))
+        .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
+}
+
+fn time(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: Timestamp,
+) -> Result<Timestamp, ApiError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                name,
+                format!("`{v}` is not an RFC 3339 time like 2026-03-01T00:00:00Z"),
+            )
+        }),
+    }
+}
+
+async fn stats(
+    State(st): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<escalier_core::stats::Stats>, ApiError> {
+    let q = query(raw.as_deref(), &["from", "to"])?;
+    let now = st.timers.clock.now();
+    let to = time(&q, "to", now)?;
+    let from = time(
+        &q,
+        "from",
+        to.checked_sub(jiff::SignedDuration::from_hours(24 * 30))
+            .unwrap_or(to),
+    )?;
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from",
+            "`from` must be before `to`",
+        ));
+    }
+    let store = st.store.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<_, escalier_store::StoreError> {
+        let mut tickets = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                store.tickets(&TicketFilter::default(), after.as_deref(), 1000, usize::MAX)?;
+            tickets.extend(
+                page.items
+                    .into_iter()
+                    .filter(|t| t.created_at >= from && t.created_at < to),
+            );
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok(escalier_core::stats::stats(tickets.iter(), from, to))
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    Ok(Json(out))
+}

@@ -333,7 +333,7 @@ fn the_python_plugin_triages_new_tickets() {
 fn hostile_plugins_are_contained_and_ingestion_carries_on() {
     let s = Server::start_with_plugins(&[], &[("hostile", None), ("noop", None)], &[]);
     let mut seq = s.ingest(&created("e0", "T-1", ""));
-    for (i, mode) in ["loop", "grow", "panic", "file", "private"]
+    for (i, mode) in ["loop", "grow", "panic", "file", "private", "flood"]
         .iter()
         .enumerate()
     {
@@ -349,7 +349,11 @@ fn hostile_plugins_are_contained_and_ingestion_carries_on() {
         .filter(|r| r["event"]["type"] == "plugin.error")
         .map(|r| r["event"]["data"]["code"].as_str().unwrap().to_owned())
         .collect();
-    for code in ["timeout", "memory_limit", "trap"] {
+    assert!(
+        !t["timeline"].to_string().contains("flood 0"),
+        "a flood applies nothing"
+    );
+    for code in ["timeout", "memory_limit", "trap", "too_many_actions"] {
         assert!(
             errors.iter().any(|c| c == code),
             "`{code}` recorded: {errors:?}"

@@ -637,6 +637,31 @@ impl LoadedPlugin {
             out.push(self.error("denied", format!("outbound request refused: {reason}")));
         }
         match result {
+            Ok(Ok(actions)) if actions.len() > MAX_ACTIONS_PER_CALL => {
+                // A call that floods the log is a failure like a trap: none
+                // of what it did applies, and repeats open the breaker.
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                let mut message = format!(
+                    "returned {} actions; at most {MAX_ACTIONS_PER_CALL} per call, so none were applied",
+                    actions.len()
+                );
+                tracing::warn!(
+                    plugin = self.name(),
+                    code = "too_many_actions",
+                    "plugin call failed: {message}"
+                );
+                self.remember(LastError {
+                    code: "too_many_actions".into(),
+                    message: message.clone(),
+                    at: now,
+                    ticket: ticket.map(|t| t.id.as_str().to_owned()),
+                });
+                if lock(&self.health.breaker).failure(now) {
+                    message
+                        .push_str("; circuit opened: calls are skipped until the cooldown passes");
+                }
+                out.push(self.error("too_many_actions", message));
+            }
             Ok(Ok(actions)) => {
                 lock(&self.health.breaker).success();
                 if !output.kv.is_empty() {
@@ -698,6 +723,10 @@ impl LoadedPlugin {
         }
     }
 }
+
+/// Most actions one handler or command call may return. More is a
+/// failure (`too_many_actions`): a plugin is not meant to flood the log.
+pub const MAX_ACTIONS_PER_CALL: usize = 32;
 
 fn instantiate_failure(e: &wasmtime::Error, state: &CallState, time_ms: u32) -> Failure {
     let f = call::classify(e, state, time_ms);

@@ -1,6 +1,13 @@
-//! Value encoding. Records and tickets are stored as JSON: the log is meant
-//! to be read by people and tools (`escalier export` is a straight copy),
-//! and serde_json decoding is not where the time goes (see docs/performance.md).
+//! Value encoding.
+//!
+//! Log records are stored as JSON: the log is meant to be read by people
+//! and tools, and `escalier export` copies it out as is.
+//!
+//! Tickets (rewritten on every event) are stored as MessagePack with field
+//! names: the same serde model as the API's JSON, but without string
+//! escaping and number formatting, which made ticket encoding the largest
+//! single cost of processing (docs/performance.md). Field names keep it
+//! robust to fields added with defaults.
 
 use escalier_core::{Record, Status, Ticket};
 
@@ -19,12 +26,25 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, StoreError> {
 }
 
 pub fn encode_ticket(t: &Ticket) -> Vec<u8> {
-    serde_json::to_vec(t).unwrap_or_default()
+    encode_named(t)
 }
 
 pub fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        what: "ticket",
+    decode_named(bytes, "ticket")
+}
+
+/// MessagePack with field names (maps, not arrays), for internal tables.
+pub(crate) fn encode_named<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    // Serializing plain data to a Vec cannot fail.
+    rmp_serde::to_vec_named(v).unwrap_or_default()
+}
+
+pub(crate) fn decode_named<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
         detail: e.to_string(),
     })
 }

@@ -100,17 +100,21 @@ impl Store {
         let processed = last.map(|(s, _)| s).unwrap_or(0);
         let wtx = self.db().begin_write().map_err(StoreError::from)?;
         {
-            let mut stored = wtx.open_table(tables::TICKETS).map_err(StoreError::from)?;
-            let mut heads = wtx.open_table(tables::HEADS).map_err(StoreError::from)?;
-            let mut clocks = wtx.open_table(tables::CLOCKS).map_err(StoreError::from)?;
-            let mut ticket_clocks = wtx
-                .open_table(tables::TICKET_CLOCKS)
+            let mut data = wtx
+                .open_table(tables::TICKET_DATA)
                 .map_err(StoreError::from)?;
+            let mut clocks = wtx.open_table(tables::CLOCKS).map_err(StoreError::from)?;
             let mut meta = wtx.open_table(tables::META).map_err(StoreError::from)?;
             for (id, t) in &tickets {
-                stored.insert(id.as_str(), codec::encode_ticket(t).as_slice())?;
-                heads.insert(id.as_str(), codec::encode_status(t.status))?;
-                crate::processor::reindex(&mut clocks, &mut ticket_clocks, id, t, books)?;
+                data.insert(
+                    tables::ticket_key(id, tables::BODY),
+                    codec::encode_ticket(t).as_slice(),
+                )?;
+                data.insert(
+                    tables::ticket_key(id, tables::HEAD),
+                    [codec::encode_status(t.status)].as_slice(),
+                )?;
+                crate::processor::reindex(&mut clocks, &mut data, id, t, books)?;
             }
             meta.insert(tables::META_PROCESSED, processed)?;
         }
@@ -132,7 +136,7 @@ impl Store {
             let mut events = wtx.open_table(tables::EVENTS)?;
             let mut derived = wtx.open_table(tables::DERIVED)?;
             let mut dedupe = wtx.open_table(tables::DEDUPE)?;
-            let mut index = wtx.open_table(tables::TICKET_LOG)?;
+            let mut index = wtx.open_table(tables::TICKET_DATA)?;
             for r in batch {
                 let bytes = codec::encode_record(r);
                 if r.index == 0 {
@@ -141,7 +145,10 @@ impl Store {
                 } else {
                     derived.insert((r.seq, r.index), bytes.as_slice())?;
                 }
-                index.insert((r.event.ticket_id.as_str(), r.seq, r.index), ())?;
+                index.insert(
+                    (r.event.ticket_id.as_str(), tables::LOG, r.seq, r.index),
+                    [].as_slice(),
+                )?;
             }
         }
         wtx.commit()?;

@@ -73,6 +73,10 @@ impl Default for StoreOptions {
 pub struct Store {
     db: Arc<Database>,
     progress: Arc<Progress>,
+    /// Inputs the writer committed lately, decoded: the processor takes
+    /// them from here instead of reading them back (falls back to the
+    /// table when it lags further behind or after a restart).
+    recent: Arc<std::sync::Mutex<std::collections::VecDeque<Arc<escalier_core::Record>>>>,
     alarm: Arc<scheduler::Alarm>,
     outbox_bell: Arc<tokio::sync::Notify>,
 }
@@ -134,6 +138,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             progress: Arc::new(Progress::new(committed, processed)),
+            recent: Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new())),
             alarm: Arc::new(scheduler::Alarm::default()),
             outbox_bell: Arc::new(tokio::sync::Notify::new()),
         })
@@ -152,6 +157,36 @@ impl Store {
     /// The scheduler's wake-up bell.
     pub fn alarm(&self) -> &Arc<scheduler::Alarm> {
         &self.alarm
+    }
+
+    /// Most recent inputs kept for the processor.
+    const RECENT: usize = 16_384;
+
+    /// Remember committed inputs (in seq order) for the processor.
+    pub(crate) fn remember_inputs(&self, records: Vec<Arc<escalier_core::Record>>) {
+        let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        r.extend(records);
+        while r.len() > Self::RECENT {
+            r.pop_front();
+        }
+    }
+
+    /// Inputs `first..=last` if all are still kept.
+    pub(crate) fn recent_inputs(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Option<Vec<Arc<escalier_core::Record>>> {
+        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let front = r.front()?.seq;
+        if first < front {
+            return None;
+        }
+        let start = usize::try_from(first - front).ok()?;
+        let len = usize::try_from(last + 1 - first).ok()?;
+        let out: Vec<_> = r.iter().skip(start).take(len).cloned().collect();
+        // Seqs are contiguous in commit order; check the ends to be sure.
+        (out.len() == len && out.first()?.seq == first && out.last()?.seq == last).then_some(out)
     }
 
     pub(crate) fn db(&self) -> &Database {

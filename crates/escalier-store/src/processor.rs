@@ -62,6 +62,14 @@ pub struct ProcessorConfig {
     pub flush_after: Duration,
     /// Time for re-binding clocks when the SLA or ladder files change.
     pub clock: Arc<dyn escalier_core::Clock>,
+    /// Tickets kept decoded between chunks (0 turns the cache off).
+    pub cache_tickets: usize,
+    /// With fewer than `gather_min` inputs waiting, wait up to this long
+    /// for more before processing: fewer, larger transactions rewrite each
+    /// busy ticket's pages once instead of once per ingest commit. Adds at
+    /// most this much to the time before effects are visible.
+    pub gather: Duration,
+    pub gather_min: usize,
 }
 
 impl Default for ProcessorConfig {
@@ -71,6 +79,9 @@ impl Default for ProcessorConfig {
             limits: Limits::default(),
             flush_after: Duration::from_millis(200),
             clock: Arc::new(escalier_core::SystemClock),
+            cache_tickets: 20_000,
+            gather: Duration::from_millis(10),
+            gather_min: 256,
         }
     }
 }
@@ -106,11 +117,13 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
     let mut cursor = store.progress().processed();
     let mut unflushed = false;
     let mut books = source.books();
+    let mut cache = Cache::new(cfg.cache_tickets);
     rebind_all(store, None, &books, cursor, cfg.clock.now())?;
     loop {
         let latest = source.books();
         if latest.version != books.version {
             rebind_all(store, Some(&books), &latest, cursor, cfg.clock.now())?;
+            cache.clear();
             books = latest;
             unflushed = true;
         }
@@ -118,7 +131,22 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
             .progress()
             .wait_committed_beyond(cursor, cfg.flush_after)
         {
-            Wait::Committed(committed) => {
+            Wait::Committed(mut committed) => {
+                let gather_until = Instant::now() + cfg.gather;
+                while committed - cursor < cfg.gather_min as u64 {
+                    let left = gather_until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match store
+                        .progress()
+                        .wait_committed_beyond(cursor + cfg.gather_min as u64 - 1, left)
+                    {
+                        Wait::Committed(c) => committed = c,
+                        Wait::TimedOut => committed = store.progress().committed(),
+                        Wait::Closed => break,
+                    }
+                }
                 let upto = committed.min(cursor + cfg.chunk as u64);
                 let started = Instant::now();
                 process_range(
@@ -129,6 +157,7 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
                     cursor,
                     upto,
                     Durability::None,
+                    &mut cache,
                 )?;
                 unflushed = true;
                 cursor = upto;
@@ -171,20 +200,39 @@ fn rebind_all(
     at_seq: u64,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // The version every ticket's index was last brought to: when it is
+    // this one, there is nothing to scan (a restart with the same files).
+    const INDEXED_WITH: &str = "books-indexed";
     let stale: Vec<(String, String)> = {
         let rtx = store.db().begin_read()?;
-        let index = rtx.open_table(tables::TICKET_CLOCKS)?;
+        let versions = rtx.open_table(tables::VERSIONS)?;
+        if versions
+            .get(INDEXED_WITH)?
+            .is_some_and(|v| v.value() == new.version.as_bytes())
+        {
+            return Ok(());
+        }
+        let data = rtx.open_table(tables::TICKET_DATA)?;
         let mut out = Vec::new();
-        for row in index.iter()? {
+        for row in data.iter()? {
             let (k, v) = row?;
-            let indexed: Indexed = serde_json::from_slice(v.value()).unwrap_or_default();
+            let (id, kind, _, _) = k.value();
+            if kind != tables::INDEX {
+                continue;
+            }
+            let indexed: Indexed =
+                codec::decode_named(v.value(), "clock index").unwrap_or_default();
             if indexed.version != new.version {
-                out.push((k.value().to_owned(), indexed.version));
+                out.push((id.to_owned(), indexed.version));
             }
         }
         out
     };
     if stale.is_empty() {
+        let wtx = store.db().begin_write()?;
+        wtx.open_table(tables::VERSIONS)?
+            .insert(INDEXED_WITH, new.version.as_bytes())?;
+        wtx.commit()?;
         return Ok(());
     }
     let started = Instant::now();
@@ -196,20 +244,22 @@ fn rebind_all(
         wtx.set_durability(Durability::None)
             .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
         {
-            let mut tickets = wtx.open_table(tables::TICKETS)?;
+            let mut data = wtx.open_table(tables::TICKET_DATA)?;
             let mut clocks = wtx.open_table(tables::CLOCKS)?;
-            let mut ticket_clocks = wtx.open_table(tables::TICKET_CLOCKS)?;
             for (id, _) in batch {
-                let Some(mut t) = tickets
-                    .get(id.as_str())?
+                let Some(mut t) = data
+                    .get(tables::ticket_key(id, tables::BODY))?
                     .map(|v| codec::decode_ticket(v.value()))
                     .transpose()?
                 else {
                     continue;
                 };
                 escalier_core::timers::rebind(&mut t, old.unwrap_or(new), new, now);
-                tickets.insert(id.as_str(), codec::encode_ticket(&t).as_slice())?;
-                reindex(&mut clocks, &mut ticket_clocks, id, &t, new)?;
+                data.insert(
+                    tables::ticket_key(id, tables::BODY),
+                    codec::encode_ticket(&t).as_slice(),
+                )?;
+                reindex(&mut clocks, &mut data, id, &t, new)?;
             }
         }
         wtx.commit()?;
@@ -230,6 +280,7 @@ fn rebind_all(
             format!("books-change:{at_seq:020}").as_str(),
             change.to_string().as_bytes(),
         )?;
+        versions.insert(INDEXED_WITH, new.version.as_bytes())?;
     }
     wtx.commit()?;
     store.alarm().ring();
@@ -244,6 +295,76 @@ fn flush(store: &Store) -> Result<(), StoreError> {
         .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
     wtx.commit()?;
     Ok(())
+}
+
+/// Tickets kept decoded between chunks, with the clock state their index
+/// rows were computed from. Only the processor writes tickets, so an entry
+/// cannot go stale while processing runs; the cache is emptied whenever
+/// tickets are rewritten another way (the books changed).
+pub(crate) struct Cache {
+    entries: HashMap<String, Cached>,
+    capacity: usize,
+}
+
+pub(crate) struct Cached {
+    ticket: Ticket,
+    indexed: Option<(Fingerprint, Indexed)>,
+}
+
+/// What a ticket's deadlines depend on: closed or not, its clocks and
+/// ladders, and the books version (see `escalier_core::timers::deadlines`).
+#[derive(PartialEq)]
+struct Fingerprint {
+    closed: bool,
+    clocks: escalier_core::sla::ClockSet,
+    ladders: escalier_core::ladder::LadderSet,
+    books: String,
+}
+
+impl Fingerprint {
+    fn of(t: &Ticket, books: &Books) -> Fingerprint {
+        Fingerprint {
+            closed: t.status == escalier_core::Status::Closed,
+            clocks: t.clocks.clone(),
+            ladders: t.ladders.clone(),
+            books: books.version.clone(),
+        }
+    }
+}
+
+impl Cache {
+    pub(crate) fn new(capacity: usize) -> Cache {
+        Cache {
+            entries: HashMap::new(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn take(&mut self, id: &str) -> Option<Cached> {
+        self.entries.remove(id)
+    }
+
+    fn put(&mut self, id: String, c: Cached) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            // Evict about a quarter, in no particular order: cheap, and a
+            // miss only costs a decode.
+            let mut n = 0usize;
+            let keep = self.capacity * 3 / 4;
+            let over = self.entries.len().saturating_sub(keep);
+            self.entries.retain(|_, _| {
+                n += 1;
+                n > over
+            });
+        }
+        self.entries.insert(id, c);
+    }
 }
 
 /// Runs a reactor with a panic guard: a panicking reactor contributes
@@ -276,6 +397,7 @@ impl Reactor for Guarded<'_> {
 }
 
 /// Process inputs `(after, upto]` and commit the result with the cursor.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn process_range(
     store: &Store,
     source: &dyn ReactorSource,
@@ -284,27 +406,54 @@ pub(crate) fn process_range(
     after: u64,
     upto: u64,
     durability: Durability,
+    cache: &mut Cache,
 ) -> Result<(), StoreError> {
     // Reactors per pinned version, resolved once per chunk.
     let mut by_version: HashMap<Option<String>, Vec<Arc<dyn Reactor + Send + Sync>>> =
         HashMap::new();
     let mut tickets: HashMap<String, Option<Ticket>> = HashMap::new();
-    let mut outputs: Vec<(Record, Vec<Record>)> = Vec::new();
+    // Each ticket's index rows, and the clock state they were computed from
+    // (known for cached tickets only).
+    let mut indexed: HashMap<String, (Option<Fingerprint>, Indexed)> = HashMap::new();
+    let mut outputs: Vec<(Arc<Record>, Vec<Record>)> = Vec::new();
     {
         let rtx = store.db().begin_read()?;
         let events = rtx.open_table(tables::EVENTS)?;
-        let stored = rtx.open_table(tables::TICKETS)?;
-        for row in events.range(after + 1..=upto)? {
-            let (_, value) = row?;
-            let input = Arc::new(codec::decode_record(value.value())?);
+        let data = rtx.open_table(tables::TICKET_DATA)?;
+        // Fresh inputs come decoded from the writer; older ones from the table.
+        let inputs: Vec<Arc<Record>> = match store.recent_inputs(after + 1, upto) {
+            Some(r) => r,
+            None => events
+                .range(after + 1..=upto)?
+                .map(|row| Ok(Arc::new(codec::decode_record(row?.1.value())?)))
+                .collect::<Result<_, StoreError>>()?,
+        };
+        for input in inputs {
             let id = input.event.ticket_id.as_str();
             let slot = match tickets.get_mut(id) {
                 Some(slot) => slot,
                 None => {
-                    let t = stored
-                        .get(id)?
-                        .map(|v| codec::decode_ticket(v.value()))
-                        .transpose()?;
+                    let t = match cache.take(id) {
+                        Some(c) => {
+                            if let Some((fp, rows)) = c.indexed {
+                                indexed.insert(id.to_owned(), (Some(fp), rows));
+                            }
+                            Some(c.ticket)
+                        }
+                        None => {
+                            // The index rows are read now, so the write
+                            // transaction below only writes.
+                            let rows = match data.get(tables::ticket_key(id, tables::INDEX))? {
+                                Some(v) => codec::decode_named(v.value(), "clock index")
+                                    .unwrap_or_default(),
+                                None => Indexed::default(),
+                            };
+                            indexed.insert(id.to_owned(), (None, rows));
+                            data.get(tables::ticket_key(id, tables::BODY))?
+                                .map(|v| codec::decode_ticket(v.value()))
+                                .transpose()?
+                        }
+                    };
                     tickets.entry(id.to_owned()).or_insert(t)
                 }
             };
@@ -317,7 +466,7 @@ pub(crate) fn process_range(
             {
                 tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
                 metrics::counter!("escalier_inputs_skipped_total").increment(1);
-                outputs.push((Arc::unwrap_or_clone(input), Vec::new()));
+                outputs.push((input, Vec::new()));
                 continue;
             }
             let pinned = slot.as_ref().and_then(|t| t.policy_version.clone());
@@ -329,62 +478,110 @@ pub(crate) fn process_range(
             match process(slot.take(), &input, &refs, limits, books) {
                 Ok(p) => {
                     *slot = Some(p.ticket);
-                    outputs.push((Arc::unwrap_or_clone(input), p.derived));
+                    outputs.push((input, p.derived));
                 }
                 Err(rejection) => {
                     // Only reachable for a missing ticket (nothing to lose).
                     tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
                     metrics::counter!("escalier_inputs_skipped_total").increment(1);
-                    outputs.push((Arc::unwrap_or_clone(input), Vec::new()));
+                    outputs.push((input, Vec::new()));
                 }
             }
         }
     }
 
-    let mut index_changed = false;
-    let mut new_deliveries = false;
+    // Everything is encoded and every index change computed before the
+    // write transaction: the ingest writer waits for redb's single write
+    // lock while this one is open, so it holds nothing but inserts.
+    let mut derived_rows: Vec<((u64, u32), Vec<u8>)> = Vec::new();
+    let mut log_rows: Vec<(&str, u64, u32)> = Vec::new();
+    let mut deliveries: Vec<((u64, &str), Vec<u8>)> = Vec::new();
+    for (input, records) in &outputs {
+        log_rows.push((input.event.ticket_id.as_str(), input.seq, 0));
+        for r in records {
+            derived_rows.push(((r.seq, r.index), codec::encode_record(r)));
+            log_rows.push((r.event.ticket_id.as_str(), r.seq, r.index));
+            if let escalier_core::EventKind::DeliveryRequested(d) = &r.event.kind {
+                let entry = crate::outbox::OutboxEntry {
+                    ticket_id: r.event.ticket_id.as_str().to_owned(),
+                    request: d.clone(),
+                    attempts: 0,
+                    first_attempt_at: None,
+                    last_error: None,
+                };
+                deliveries.push((
+                    (due_ms(r.recorded_at), d.delivery_id.as_str()),
+                    serde_json::to_vec(&entry).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    let mut ticket_rows: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut index_moves: Vec<(&str, Indexed, Indexed)> = Vec::new();
+    let mut after_index: HashMap<&str, (Fingerprint, Indexed)> = HashMap::new();
+    for (id, t) in &tickets {
+        let Some(t) = t else { continue };
+        ticket_rows.push((id.as_str(), codec::encode_ticket(t)));
+        let now = Fingerprint::of(t, books);
+        let (fp, old) = indexed.remove(id).unwrap_or((None, Indexed::default()));
+        let rows = if fp.as_ref() == Some(&now) {
+            // Unchanged clock state: the index rows are still right.
+            old
+        } else {
+            let new = plan_index(t, books);
+            if new != old {
+                index_moves.push((id.as_str(), old, new.clone()));
+            }
+            new
+        };
+        after_index.insert(id.as_str(), (now, rows));
+    }
+    let index_changed = index_moves.iter().any(|(_, old, new)| old.rows != new.rows);
+    let new_deliveries = !deliveries.is_empty();
+
     let mut wtx = store.db().begin_write()?;
     wtx.set_durability(durability)
         .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
     {
         let mut derived = wtx.open_table(tables::DERIVED)?;
-        let mut ticket_log = wtx.open_table(tables::TICKET_LOG)?;
-        let mut stored = wtx.open_table(tables::TICKETS)?;
-        let mut meta = wtx.open_table(tables::META)?;
+        for (k, v) in &derived_rows {
+            derived.insert(*k, v.as_slice())?;
+        }
+        let mut data = wtx.open_table(tables::TICKET_DATA)?;
+        for (id, seq, index) in &log_rows {
+            data.insert((*id, tables::LOG, *seq, *index), [].as_slice())?;
+        }
         let mut outbox = wtx.open_table(tables::OUTBOX)?;
-        for (input, records) in &outputs {
-            ticket_log.insert((input.event.ticket_id.as_str(), input.seq, 0u32), ())?;
-            for r in records {
-                derived.insert((r.seq, r.index), codec::encode_record(r).as_slice())?;
-                ticket_log.insert((r.event.ticket_id.as_str(), r.seq, r.index), ())?;
-                if let escalier_core::EventKind::DeliveryRequested(d) = &r.event.kind {
-                    let entry = crate::outbox::OutboxEntry {
-                        ticket_id: r.event.ticket_id.as_str().to_owned(),
-                        request: d.clone(),
-                        attempts: 0,
-                        first_attempt_at: None,
-                        last_error: None,
-                    };
-                    let bytes = serde_json::to_vec(&entry).unwrap_or_default();
-                    outbox.insert(
-                        (due_ms(r.recorded_at), d.delivery_id.as_str()),
-                        bytes.as_slice(),
-                    )?;
-                    new_deliveries = true;
-                }
-            }
+        for (k, v) in &deliveries {
+            outbox.insert(*k, v.as_slice())?;
+        }
+        for (id, bytes) in &ticket_rows {
+            data.insert(tables::ticket_key(id, tables::BODY), bytes.as_slice())?;
         }
         let mut clocks = wtx.open_table(tables::CLOCKS)?;
-        let mut ticket_clocks = wtx.open_table(tables::TICKET_CLOCKS)?;
-        for (id, t) in &tickets {
-            if let Some(t) = t {
-                stored.insert(id.as_str(), codec::encode_ticket(t).as_slice())?;
-                index_changed |= reindex(&mut clocks, &mut ticket_clocks, id, t, books)?;
-            }
+        for (id, old, new) in &index_moves {
+            apply_index(&mut clocks, &mut data, id, old, new)?;
         }
+        let mut meta = wtx.open_table(tables::META)?;
         meta.insert(tables::META_PROCESSED, upto)?;
     }
     wtx.commit()?;
+    let mut after_index: HashMap<String, (Fingerprint, Indexed)> = after_index
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    for (id, t) in tickets {
+        if let Some(ticket) = t {
+            let fp = after_index.remove(&id);
+            cache.put(
+                id,
+                Cached {
+                    ticket,
+                    indexed: fp,
+                },
+            );
+        }
+    }
     if index_changed {
         store.alarm().ring();
     }
@@ -397,7 +594,7 @@ pub(crate) fn process_range(
 }
 
 /// The rows a ticket has in the clock index, and the books they were computed with.
-#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Indexed {
     pub version: String,
     pub rows: Vec<(u64, String)>,
@@ -410,31 +607,27 @@ pub(crate) fn due_ms(at: escalier_core::Timestamp) -> u64 {
     u64::try_from(ms).unwrap_or(0)
 }
 
-/// Replace a ticket's rows in the clock index with its current deadlines.
-/// Returns whether anything changed (the scheduler may need to wake earlier).
-pub(crate) fn reindex(
-    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
-    ticket_clocks: &mut redb::Table<&'static str, &'static [u8]>,
-    id: &str,
-    ticket: &Ticket,
-    books: &Books,
-) -> Result<bool, StoreError> {
+/// The rows a ticket should have in the clock index.
+fn plan_index(ticket: &Ticket, books: &Books) -> Indexed {
     let mut rows: Vec<(u64, String)> = escalier_core::timers::deadlines(ticket, books)
         .into_iter()
         .map(|d| (due_ms(d.at), d.key))
         .collect();
     rows.sort();
-    let old: Indexed = match ticket_clocks.get(id)? {
-        Some(v) => serde_json::from_slice(v.value()).unwrap_or_default(),
-        None => Indexed::default(),
-    };
-    let new = Indexed {
+    Indexed {
         version: books.version.clone(),
         rows,
-    };
-    if old == new {
-        return Ok(false);
     }
+}
+
+/// Move a ticket's rows in the clock index from `old` to `new`.
+fn apply_index(
+    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
+    data: &mut TicketData<'_>,
+    id: &str,
+    old: &Indexed,
+    new: &Indexed,
+) -> Result<(), StoreError> {
     for (ms, key) in &old.rows {
         clocks.remove((*ms, id, key.as_str()))?;
     }
@@ -442,9 +635,37 @@ pub(crate) fn reindex(
         clocks.insert((*ms, id, key.as_str()), ())?;
     }
     if new.rows.is_empty() && new.version.is_empty() {
-        ticket_clocks.remove(id)?;
+        data.remove(tables::ticket_key(id, tables::INDEX))?;
     } else {
-        ticket_clocks.insert(id, serde_json::to_vec(&new).unwrap_or_default().as_slice())?;
+        data.insert(
+            tables::ticket_key(id, tables::INDEX),
+            codec::encode_named(new).as_slice(),
+        )?;
     }
+    Ok(())
+}
+
+/// The `ticket_data` table open for writing.
+pub(crate) type TicketData<'t> = redb::Table<'t, (&'static str, u8, u64, u32), &'static [u8]>;
+
+/// Replace a ticket's rows in the clock index with its current deadlines,
+/// reading what the index holds now. Returns whether any row changed (the
+/// scheduler may need to wake earlier).
+pub(crate) fn reindex(
+    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
+    data: &mut TicketData<'_>,
+    id: &str,
+    ticket: &Ticket,
+    books: &Books,
+) -> Result<bool, StoreError> {
+    let old: Indexed = match data.get(tables::ticket_key(id, tables::INDEX))? {
+        Some(v) => codec::decode_named(v.value(), "clock index").unwrap_or_default(),
+        None => Indexed::default(),
+    };
+    let new = plan_index(ticket, books);
+    if old == new {
+        return Ok(false);
+    }
+    apply_index(clocks, data, id, &old, &new)?;
     Ok(old.rows != new.rows)
 }

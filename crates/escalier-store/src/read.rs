@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use escalier_core::{Priority, Record, Status, Ticket, Tier};
-use redb::{
-    ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata};
 
 use crate::{Store, StoreError, codec, tables};
 
@@ -50,8 +48,8 @@ impl Store {
     /// A ticket as of the last processed input.
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         let rtx = self.read()?;
-        let t = rtx.open_table(tables::TICKETS)?;
-        t.get(id)?
+        let t = rtx.open_table(tables::TICKET_DATA)?;
+        t.get(tables::ticket_key(id, tables::BODY))?
             .map(|v| codec::decode_ticket(v.value()))
             .transpose()
     }
@@ -69,22 +67,19 @@ impl Store {
         scan_budget: usize,
     ) -> Result<Page<Ticket>, StoreError> {
         let rtx = self.read()?;
-        let table = rtx.open_table(tables::TICKETS)?;
-        let lower = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Unbounded,
-        };
+        let table = rtx.open_table(tables::TICKET_DATA)?;
         let mut items = Vec::new();
-        let mut last: Option<String> = None;
+        let mut last: Option<String> = after.map(str::to_owned);
         let mut more = false;
-        for (scanned, row) in table.range::<&str>((lower, Bound::Unbounded))?.enumerate() {
-            let (k, v) = row?;
+        let mut scanned = 0usize;
+        while let Some((id, bytes)) = next_body(&table, last.as_deref())? {
             if items.len() == limit || scanned == scan_budget {
                 more = true;
                 break;
             }
-            last = Some(k.value().to_owned());
-            let t = codec::decode_ticket(v.value())?;
+            scanned += 1;
+            let t = codec::decode_ticket(&bytes)?;
+            last = Some(id);
             if filter.matches(&t) {
                 items.push(t);
             }
@@ -98,13 +93,15 @@ impl Store {
     /// Every processed record of a ticket, in log order.
     pub fn timeline(&self, id: &str) -> Result<Vec<Record>, StoreError> {
         let rtx = self.read()?;
-        let index = rtx.open_table(tables::TICKET_LOG)?;
+        let index = rtx.open_table(tables::TICKET_DATA)?;
         let events = rtx.open_table(tables::EVENTS)?;
         let derived = rtx.open_table(tables::DERIVED)?;
         let mut out = Vec::new();
-        for row in index.range((id, 0u64, 0u32)..=(id, u64::MAX, u32::MAX))? {
+        for row in
+            index.range((id, tables::LOG, 0u64, 0u32)..=(id, tables::LOG, u64::MAX, u32::MAX))?
+        {
             let (k, _) = row?;
-            let (_, seq, idx) = k.value();
+            let (_, _, seq, idx) = k.value();
             let bytes = if idx == 0 {
                 events.get(seq)?.map(|v| v.value().to_vec())
             } else {
@@ -206,20 +203,34 @@ impl Store {
     /// Every stored ticket, by id.
     pub fn all_tickets(&self) -> Result<BTreeMap<String, Ticket>, StoreError> {
         let rtx = self.read()?;
-        let table = rtx.open_table(tables::TICKETS)?;
+        let table = rtx.open_table(tables::TICKET_DATA)?;
         let mut out = BTreeMap::new();
-        for row in table.iter()? {
-            let (k, v) = row?;
-            out.insert(k.value().to_owned(), codec::decode_ticket(v.value())?);
+        let mut last: Option<String> = None;
+        while let Some((id, bytes)) = next_body(&table, last.as_deref())? {
+            out.insert(id.clone(), codec::decode_ticket(&bytes)?);
+            last = Some(id);
         }
         Ok(out)
     }
 
-    /// Number of input events and tickets stored.
+    /// Number of input events stored (cheap).
+    pub fn input_count(&self) -> Result<u64, StoreError> {
+        let rtx = self.read()?;
+        Ok(rtx.open_table(tables::EVENTS)?.len()?)
+    }
+
+    /// Number of input events and tickets stored. Counting tickets visits
+    /// every one of them: for tools and tests, not for hot paths.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
         let rtx = self.read()?;
         let events = rtx.open_table(tables::EVENTS)?.len()?;
-        let tickets = rtx.open_table(tables::TICKETS)?.len()?;
+        let table = rtx.open_table(tables::TICKET_DATA)?;
+        let mut tickets = 0u64;
+        let mut last: Option<String> = None;
+        while let Some((id, _)) = next_body(&table, last.as_deref())? {
+            tickets += 1;
+            last = Some(id);
+        }
         Ok((events, tickets))
     }
 
@@ -228,6 +239,39 @@ impl Store {
         let rtx = self.read()?;
         let d = rtx.open_table(tables::DEDUPE)?;
         Ok(d.get(event_id)?.map(|v| v.value()))
+    }
+}
+
+/// The first ticket after `after` (in id order) that has a stored body:
+/// its id and encoded body. A ticket's rows are together in `ticket_data`,
+/// so this seeks past each ticket's timeline rows instead of reading them.
+fn next_body(
+    table: &ReadOnlyTable<(&'static str, u8, u64, u32), &'static [u8]>,
+    after: Option<&str>,
+) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let mut after: Option<String> = after.map(str::to_owned);
+    loop {
+        let lower = match &after {
+            Some(a) => Bound::Excluded((a.as_str(), u8::MAX, u64::MAX, u32::MAX)),
+            None => Bound::Unbounded,
+        };
+        let mut skip_to = None;
+        for row in table.range::<(&str, u8, u64, u32)>((lower, Bound::Unbounded))? {
+            let (k, v) = row?;
+            let (id, kind, _, _) = k.value();
+            if kind == tables::BODY {
+                return Ok(Some((id.to_owned(), v.value().to_vec())));
+            }
+            if kind > tables::BODY {
+                // This ticket has no body (committed, not processed yet): skip it.
+                skip_to = Some(id.to_owned());
+                break;
+            }
+        }
+        match skip_to {
+            Some(id) => after = Some(id),
+            None => return Ok(None),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ impl Store {
         let events = rtx.open_table(tables::EVENTS)?;
         let derived = rtx.open_table(tables::DERIVED)?;
         let dedupe = rtx.open_table(tables::DEDUPE)?;
-        let index = rtx.open_table(tables::TICKET_LOG)?;
+        let index = rtx.open_table(tables::TICKET_DATA)?;
 
         // Inputs: contiguous seqs, unique ids, each in dedupe at its seq.
         let mut ids: HashMap<String, u64> = HashMap::new();
@@ -116,8 +116,10 @@ impl Store {
         let mut indexed: HashSet<(String, u64, u32)> = HashSet::new();
         for row in index.iter()? {
             let (k, _) = row?;
-            let (t, s, i) = k.value();
-            indexed.insert((t.to_owned(), s, i));
+            let (t, kind, s, i) = k.value();
+            if kind == tables::LOG {
+                indexed.insert((t.to_owned(), s, i));
+            }
         }
         let mut folded: BTreeMap<String, escalier_core::Ticket> = BTreeMap::new();
         let mut seen_in_log = 0usize;

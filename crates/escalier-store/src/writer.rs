@@ -63,6 +63,11 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// Most events in one transaction; a larger backlog spills into the next one.
     pub max_batch_events: usize,
+    /// After the first request of a batch, wait this long for more before
+    /// committing. A durable commit costs about the same for one event or
+    /// a hundred (the fsync), so gathering trades a little latency for
+    /// throughput when many clients send at once. Zero commits at once.
+    pub gather: std::time::Duration,
 }
 
 impl Default for WriterConfig {
@@ -70,6 +75,7 @@ impl Default for WriterConfig {
         WriterConfig {
             queue_capacity: 4096,
             max_batch_events: 2048,
+            gather: std::time::Duration::ZERO,
         }
     }
 }
@@ -147,18 +153,32 @@ fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Requ
     while let Ok(first) = rx.recv() {
         let mut events = first.batch.events.len();
         group.push(first);
+        let until = Instant::now() + cfg.gather;
         while events < cfg.max_batch_events {
-            match rx.try_recv() {
-                Ok(r) => {
+            let next = if cfg.gather.is_zero() {
+                rx.try_recv().ok()
+            } else {
+                rx.recv_deadline(until).ok()
+            };
+            match next {
+                Some(r) => {
                     events += r.batch.events.len();
                     group.push(r);
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         let started = Instant::now();
-        match commit_group(&store, clock.now(), &mut next_seq, &group) {
+        let mut committed_records = Vec::new();
+        match commit_group(
+            &store,
+            clock.now(),
+            &mut next_seq,
+            &group,
+            &mut committed_records,
+        ) {
             Ok(outcomes) => {
+                store.remember_inputs(committed_records);
                 let elapsed = started.elapsed().as_secs_f64();
                 metrics::histogram!("escalier_commit_seconds").record(elapsed);
                 metrics::histogram!("escalier_batch_events").record(events as f64);
@@ -211,6 +231,7 @@ fn commit_group(
     now: escalier_core::Timestamp,
     next_seq: &mut u64,
     group: &[Request],
+    records: &mut Vec<std::sync::Arc<Record>>,
 ) -> Result<Vec<Outcome>, StoreError> {
     let mut wtx = store.db().begin_write()?;
     wtx.set_durability(Durability::Immediate)
@@ -222,7 +243,7 @@ fn commit_group(
     {
         let mut events = wtx.open_table(tables::EVENTS)?;
         let mut dedupe = wtx.open_table(tables::DEDUPE)?;
-        let mut heads = wtx.open_table(tables::HEADS)?;
+        let mut heads = wtx.open_table(tables::TICKET_DATA)?;
         for req in group {
             let staged = match stage(&req.batch, &dedupe, &heads, *next_seq) {
                 Ok(s) => s,
@@ -246,9 +267,13 @@ fn commit_group(
                 };
                 events.insert(seq, codec::encode_record(&record).as_slice())?;
                 dedupe.insert(ev.id.as_str(), seq)?;
+                records.push(std::sync::Arc::new(record));
             }
             for (ticket, status) in &staged.heads {
-                heads.insert(ticket.as_str(), codec::encode_status(*status))?;
+                heads.insert(
+                    tables::ticket_key(ticket, tables::HEAD),
+                    [codec::encode_status(*status)].as_slice(),
+                )?;
             }
             *next_seq += staged.stored;
             outcomes.push(Ok(staged.outcomes));
@@ -269,7 +294,7 @@ struct Staged {
 fn stage(
     batch: &InputBatch,
     dedupe: &impl ReadableTable<&'static str, u64>,
-    heads: &impl ReadableTable<&'static str, u8>,
+    heads: &impl ReadableTable<(&'static str, u8, u64, u32), &'static [u8]>,
     first_seq: u64,
 ) -> Result<Staged, AppendError> {
     let mut seen: HashMap<&str, u64> = HashMap::new();
@@ -288,9 +313,9 @@ fn stage(
         let current = match staged_heads.get(ev.ticket_id.as_str()) {
             Some(s) => Some(*s),
             None => heads
-                .get(ev.ticket_id.as_str())
+                .get(tables::ticket_key(ev.ticket_id.as_str(), tables::HEAD))
                 .map_err(StoreError::from)?
-                .map(|g| codec::decode_status(g.value()))
+                .map(|g| codec::decode_status(g.value().first().copied().unwrap_or(u8::MAX)))
                 .transpose()?,
         };
         let after = reduce::check_transition(current, ev)

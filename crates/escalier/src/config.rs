@@ -87,6 +87,8 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     pub cache_mb: usize,
     pub queue_capacity: usize,
+    #[serde(with = "duration")]
+    pub commit_gather: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -65,7 +65,12 @@ fn main() -> anyhow::Result<()> {
             let mut made = 0u64;
             let mut since_tick = 0u64;
             while made < tickets {
-                let n = batch.min(tickets - made);
+                // The cluster alone at the start time; then batches up to the spread.
+                let n = if made < cluster {
+                    batch.min(cluster - made)
+                } else {
+                    batch.min(tickets - made)
+                };
                 let body = format!(
                     "[{}]",
                     (made..made + n)
@@ -79,7 +84,7 @@ fn main() -> anyhow::Result<()> {
                 made += n;
                 since_tick += n;
                 // After the cluster, move time on so later tickets are due later.
-                if made >= cluster && since_tick >= spread.min(tickets) {
+                if made == cluster || (made > cluster && since_tick >= spread) {
                     since_tick = 0;
                     clock(&http, &args.url, &args.token, r#"{"advance": "1m"}"#)?;
                 }

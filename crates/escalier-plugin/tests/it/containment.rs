@@ -197,3 +197,19 @@ async fn a_trap_inside_spawn_blocking_is_still_a_trap() {
     .unwrap();
     assert_eq!(only_error(&out)["code"], "trap");
 }
+
+#[test]
+fn a_flood_of_actions_is_refused_whole() {
+    let (out, run, _h) = misbehave("", "flood");
+    let e = only_error(&out);
+    assert_eq!(e["code"], "too_many_actions");
+    assert!(
+        e["message"].as_str().unwrap().contains("10000 actions"),
+        "{e}"
+    );
+    assert!(
+        of_type(&out, "action.note").is_empty(),
+        "none of the flood applies"
+    );
+    bystander_and_event_unaffected(&out, &run);
+}

@@ -135,6 +135,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         clock.clone(),
         WriterConfig {
             queue_capacity: cfg.storage.queue_capacity,
+            gather: cfg.storage.commit_gather,
             ..WriterConfig::default()
         },
     );
@@ -236,13 +237,12 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         },
         metrics: Some(metrics),
     };
-    let (events, tickets) = store.counts()?;
+    let events = store.input_count()?;
     tracing::info!(
         %addr,
         data = %cfg.storage.data_dir.display(),
         policies = %cfg.policies.dir.display(),
         events,
-        tickets,
         "escalier listening"
     );
     // A line for scripts and tests to wait on, whatever the log settings.

@@ -13,6 +13,9 @@
 //! - [`event_json`]: event bodies as `POST /v1/events` receives them.
 //! - [`webhook`]: Standard Webhooks headers and signature verification.
 //! - [`policy_source`]: compiling arbitrary policy text.
+//! - [`plugin_manifest`]: parsing and validating `plugin.toml`.
+//! - [`GitHubAdapter`]: the shipped GitHub adapter component, run in the
+//!   real plugin host, mapping signed payloads to events.
 
 use escalier_core::event::{Event, Origin};
 
@@ -113,6 +116,155 @@ pub fn policy_source(data: &[u8]) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Parse arbitrary text as a `plugin.toml`: a validated manifest or an
+/// error naming a line inside the text, never a panic.
+pub fn plugin_manifest(data: &[u8]) {
+    use escalier_plugin::manifest::{MAX_TIME_MS, Manifest};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Manifest::parse(text, std::path::Path::new("fuzz/plugin.toml")) {
+        Ok(m) => {
+            assert!(!m.name.is_empty(), "an accepted manifest has a name");
+            assert!(
+                (1..=MAX_TIME_MS).contains(&m.limits.time_ms),
+                "time limit {} accepted",
+                m.limits.time_ms
+            );
+        }
+        Err(e) => {
+            assert!(!e.message.is_empty(), "a refusal says why");
+            let lines = text.lines().count().max(1) + 1;
+            if let Some(l) = e.line {
+                assert!(
+                    (1..=lines).contains(&l),
+                    "error line {l} outside a {lines}-line file"
+                );
+            }
+        }
+    }
+}
+
+/// The GitHub adapter plugin (`plugins/github`, as built by
+/// `scripts/build-plugins` into `target/plugins/github`) loaded in the
+/// real host. Payloads are signed with the configured secret, so the
+/// fuzzer gets past signature checking into the payload mapping.
+///
+/// The property: whatever the payload, the adapter returns valid Escalier
+/// events or says it did not understand the payload. A trap, a timeout or
+/// an event the host refuses is a bug in the adapter.
+pub struct GitHubAdapter {
+    registry: std::sync::Arc<escalier_plugin::PluginRegistry>,
+    _dir: tempfile::TempDir,
+}
+
+const GITHUB_SECRET: &str = "fuzzing secret";
+
+impl GitHubAdapter {
+    /// Load the built adapter from `plugin_dir` (a directory holding
+    /// `plugin.toml` and the component). Panics with a clear message when
+    /// it is missing: fuzzing needs the built plugin.
+    pub fn open(plugin_dir: &std::path::Path, cache_dir: &std::path::Path) -> GitHubAdapter {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let dest = dir.path().join("github");
+        std::fs::create_dir_all(&dest).expect("plugin directory");
+        let entries = std::fs::read_dir(plugin_dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; build the plugins first with `scripts/build-plugins`",
+                plugin_dir.display()
+            )
+        });
+        for entry in entries {
+            let entry = entry.expect("plugin directory entry");
+            let name = entry.file_name();
+            let mut bytes = std::fs::read(entry.path()).expect("plugin file");
+            if name == "plugin.toml" {
+                // Generous time: a debug host under a parallel test run is
+                // slow, and a timeout must mean a loop, not a busy machine.
+                let text = String::from_utf8(bytes).expect("manifest is UTF-8");
+                bytes = text
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("time_ms") {
+                            "time_ms = 10000"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .into_bytes();
+            }
+            std::fs::write(dest.join(name), bytes).expect("copy plugin file");
+        }
+        let mut config = escalier_plugin::HostConfig::new(dir.path());
+        config.cache_dir = Some(cache_dir.to_owned());
+        config
+            .secrets
+            .insert("github_webhook_secret", GITHUB_SECRET);
+        let (registry, report) =
+            escalier_plugin::PluginRegistry::open(config).expect("plugin host starts");
+        assert!(
+            report.failed.is_empty(),
+            "the GitHub adapter failed to load: {:?}",
+            report.failed
+        );
+        GitHubAdapter {
+            registry,
+            _dir: dir,
+        }
+    }
+
+    /// `data`: the first byte picks the `X-GitHub-Event` header, the rest
+    /// is the body.
+    pub fn check(&self, data: &[u8]) {
+        let (kind, body) = match data.split_first() {
+            Some((k, rest)) => (
+                ["issues", "issue_comment", "ping", "push"][usize::from(*k) % 4],
+                rest,
+            ),
+            None => ("issues", data),
+        };
+        self.check_payload(kind, body);
+    }
+
+    /// Sign `body`, deliver it as GitHub event `kind`, check the outcome.
+    pub fn check_payload(&self, kind: &str, body: &[u8]) {
+        use escalier_plugin::AdaptError;
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(GITHUB_SECRET.as_bytes())
+            .expect("HMAC takes any key");
+        mac.update(body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let headers = [
+            ("X-GitHub-Event", kind),
+            ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            ("Content-Type", "application/json"),
+            ("X-Hub-Signature-256", &format!("sha256={hex}")),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        match self.registry.current().adapt("github", &headers, body) {
+            Ok(events) => {
+                assert!(events.len() <= 1, "one delivery maps to at most one event");
+                for ev in events {
+                    assert!(
+                        ev.ticket_id.as_str().starts_with("github:"),
+                        "ticket id {}",
+                        ev.ticket_id.as_str()
+                    );
+                }
+            }
+            Err(AdaptError::NotUnderstood { .. }) => {}
+            Err(e) => panic!("the adapter failed on a signed payload: {e}"),
         }
     }
 }

@@ -64,3 +64,166 @@ proptest! {
     #[test]
     fn policy_source_any_text(s in "\\PC{0,200}") { escalier_fuzz::policy_source(s.as_bytes()) }
 }
+
+const MANIFEST: &str = "name = \"notify-http\"\nversion = \"0.1.0\"\ncomponent = \"notify_http.wasm\"\nsubscribe = [\"action.notify\"]\n\n[capabilities]\nconfig = [\"targets\"]\nhttp = { allowed_hosts = [\"https://hooks.slack.com\"], signing_secret = \"notify_signing\" }\n\n[limits]\ntime_ms = 20\nmemory_mib = 16\n\n[config]\ntargets = { duty = { url = \"https://hooks.slack.com/services/T0/B0/x\", format = \"slack\" } }\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn plugin_manifest_mutated(b in mutated(MANIFEST)) { escalier_fuzz::plugin_manifest(&b) }
+
+    #[test]
+    fn plugin_manifest_any_text(s in "\\PC{0,300}") { escalier_fuzz::plugin_manifest(s.as_bytes()) }
+}
+
+mod github {
+    //! The GitHub adapter component in the real host, fed GitHub-shaped
+    //! payloads with values replaced or removed anywhere in the tree.
+
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+
+    use escalier_fuzz::GitHubAdapter;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    macro_rules! fixtures {
+        ($($kind:literal $file:literal),* $(,)?) => {
+            [$(($kind, include_str!(concat!("../../escalier-plugin/tests/fixtures/github/", $file)))),*]
+        };
+    }
+    const SEEDS: [(&str, &str); 8] = fixtures![
+        "issues" "issues.opened.json",
+        "issues" "issues.edited.json",
+        "issues" "issues.closed.json",
+        "issues" "issues.reopened.json",
+        "issues" "issues.labeled.json",
+        "issues" "issues.assigned.json",
+        "issue_comment" "issue_comment.created.json",
+        "ping" "ping.json",
+    ];
+
+    fn adapter() -> &'static GitHubAdapter {
+        static ADAPTER: OnceLock<GitHubAdapter> = OnceLock::new();
+        ADAPTER.get_or_init(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+            GitHubAdapter::open(
+                &target.join("plugins/github"),
+                &target.join("plugin-test-cache"),
+            )
+        })
+    }
+
+    /// Every node of `v` as a JSON pointer.
+    fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    pointers(
+                        child,
+                        format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
+                }
+            }
+            Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    pointers(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    fn value() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            any::<bool>().prop_map(|b| Some(b.into())),
+            any::<i64>().prop_map(|n| Some(n.into())),
+            any::<f64>().prop_map(|f| Some(f.into())),
+            "\\PC{0,40}".prop_map(|s| Some(s.into())),
+            "[\\x00-\\x1f \u{a0}\u{2028}\u{fe0f}\u{1f600}İ]{0,12}".prop_map(|s| Some(s.into())),
+            // Long multi-byte text around the adapter's truncation limits.
+            (60usize..70_000, "[é😀a ]").prop_map(|(n, c)| Some(c.repeat(n / c.len()).into())),
+            prop::sample::select(vec![
+                "opened",
+                "edited",
+                "closed",
+                "reopened",
+                "labeled",
+                "assigned",
+                "created",
+                "OWNER",
+                "MEMBER",
+                "NONE",
+                "2026-03-02T09:00:00Z",
+                "not a date",
+            ])
+            .prop_map(|s| Some(s.into())),
+            Just(Some(serde_json::json!({}))),
+            Just(Some(
+                serde_json::json!([{"name": "P1 Urgent"}, {"name": ""}])
+            )),
+        ]
+    }
+
+    fn payload() -> impl Strategy<Value = (&'static str, Vec<u8>)> {
+        (
+            0..SEEDS.len(),
+            prop::collection::vec((any::<prop::sample::Index>(), value()), 0..5),
+        )
+            .prop_map(|(seed, edits)| {
+                let (kind, text) = SEEDS[seed];
+                let mut v: Value = serde_json::from_str(text).expect("fixture is JSON");
+                for (at, replacement) in edits {
+                    let mut all = Vec::new();
+                    pointers(&v, String::new(), &mut all);
+                    let ptr = at.get(&all).clone();
+                    match replacement {
+                        Some(r) => {
+                            if ptr.is_empty() {
+                                v = r;
+                            } else if let Some(slot) = v.pointer_mut(&ptr) {
+                                *slot = r;
+                            }
+                        }
+                        None => {
+                            if let Some((parent, key)) = ptr.rsplit_once('/')
+                                && let Some(Value::Object(m)) = v.pointer_mut(parent)
+                            {
+                                m.remove(&key.replace("~1", "/").replace("~0", "~"));
+                            }
+                        }
+                    }
+                }
+                (kind, v.to_string().into_bytes())
+            })
+    }
+
+    proptest! {
+        // Each case runs the component in a fresh instance.
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn adapter_maps_or_refuses_any_payload((kind, body) in payload()) {
+            adapter().check_payload(kind, &body);
+        }
+
+        #[test]
+        fn adapter_any_bytes(b in prop::collection::vec(any::<u8>(), 0..512)) {
+            adapter().check(&b);
+        }
+    }
+
+    #[test]
+    fn the_fixtures_map_to_events() {
+        for (kind, text) in SEEDS {
+            adapter().check_payload(kind, text.as_bytes());
+        }
+    }
+}

@@ -13,13 +13,17 @@
 //!
 //! The ticket id is `github:<owner>/<repo>#<number>`; the event id is
 //! `gh:<X-GitHub-Delivery>`, so a redelivery is a duplicate Escalier drops.
+//! People are `github:<login>`. Characters Escalier ids do not allow (the
+//! brackets of `dependabot[bot]`) become `_`, which GitHub names never
+//! contain; an id longer than Escalier's 128 bytes (owner and repository
+//! names can reach 140) keeps a readable prefix and a hash of the rest.
 //! Pings and other events and actions are understood and produce nothing.
 
 use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 #[derive(Deserialize)]
 struct User {
@@ -137,8 +141,47 @@ fn cut(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
+/// Longest Escalier id, in bytes.
+const MAX_ID: usize = 128;
+
+/// An Escalier id from GitHub names: `github:` + `name` + `suffix`, with
+/// characters ids do not allow replaced by `_`, and, when too long, the
+/// name shortened and made unique again with a hash of the original.
+fn ident(name: &str, suffix: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._~:@/+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = format!("github:{clean}{suffix}");
+    if id.len() <= MAX_ID {
+        return id;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let tail = format!("~{hash}{suffix}");
+    let room = MAX_ID.saturating_sub("github:".len() + tail.len());
+    format!("github:{}{tail}", cut(&clean, room))
+}
+
 fn person(login: &str) -> String {
-    cut(&format!("github:{login}"), 128)
+    ident(login, "")
+}
+
+/// GitHub's timestamps are RFC 3339; anything else is a payload we do not
+/// understand (rather than an event Escalier would refuse).
+fn timestamp(value: &str) -> Result<&str, Error> {
+    value.parse::<jiff::Timestamp>().map(|_| value).map_err(|e| {
+        Error::InvalidInput(format!(
+            "the event time {:?} is not an RFC 3339 time: {e}",
+            cut(value, 64)
+        ))
+    })
 }
 
 struct GitHub;
@@ -162,7 +205,7 @@ impl Plugin for GitHub {
             })?;
         let d: Delivery = serde_json::from_slice(&body)
             .map_err(|e| Error::InvalidInput(format!("not a GitHub `{kind}` payload: {e}")))?;
-        let ticket_id = format!("github:{}#{}", d.repository.full_name, d.issue.number);
+        let ticket_id = ident(&d.repository.full_name, &format!("#{}", d.issue.number));
         let by = d
             .sender
             .as_ref()
@@ -174,10 +217,15 @@ impl Plugin for GitHub {
                 let mut tags = vec!["github".to_owned()];
                 tags.extend(issue.labels.iter().filter_map(|l| tag(&l.name)));
                 tags.dedup();
+                let mut requester = json!({ "id": person(&issue.user.login) });
+                let name = issue.user.login.trim();
+                if !name.is_empty() {
+                    requester["name"] = json!(cut(name, 128));
+                }
                 let mut data = json!({
                     "subject": cut(&issue.title, 1024),
                     "description": cut(issue.body.as_deref().unwrap_or(""), 64 * 1024),
-                    "requester": { "id": person(&issue.user.login), "name": cut(&issue.user.login, 256) },
+                    "requester": requester,
                     "channel": "web",
                     "tags": tags,
                     "fields": { "github_url": issue.html_url, "github_issue": issue.number },
@@ -243,6 +291,7 @@ impl Plugin for GitHub {
             }
             _ => return Ok(Vec::new()),
         };
+        let at = timestamp(at)?;
         let event: Value = json!({
             "id": format!("gh:{delivery}"),
             "type": ty,

@@ -222,3 +222,64 @@ fn an_unknown_source_is_a_404_naming_the_adapters() {
     assert_eq!(e.http_status(), 404);
     assert!(e.to_string().contains("github"), "{e}");
 }
+
+/// Adapt an edited copy of a fixture.
+fn adapt_edited(
+    h: &Host,
+    event: &str,
+    file: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<Vec<escalier_core::Event>, AdaptError> {
+    let mut v: serde_json::Value = serde_json::from_slice(&payload(file)).unwrap();
+    edit(&mut v);
+    let body = v.to_string().into_bytes();
+    h.set().adapt(
+        "github",
+        &headers(event, "e-1", Some(sign(&body, SECRET))),
+        &body,
+    )
+}
+
+// Found by the fuzz target (crates/escalier-fuzz): names GitHub allows
+// made ids Escalier refuses, which answered 502 instead of an event.
+#[test]
+fn bot_logins_and_long_repository_names_still_make_valid_ids() {
+    let h = host();
+    let ev = adapt_edited(&h, "issues", "issues.opened.json", |v| {
+        v["issue"]["user"]["login"] = "dependabot[bot]".into();
+    })
+    .unwrap();
+    let EventKind::TicketCreated(t) = &ev[0].kind else {
+        panic!("{}", ev[0])
+    };
+    assert_eq!(t.requester.id, "github:dependabot_bot_");
+
+    // Owners reach 39 characters and repositories 100.
+    let long = format!("{}/{}", "o".repeat(39), "r".repeat(100));
+    let make = |name: &str| {
+        adapt_edited(&h, "issues", "issues.opened.json", |v| {
+            v["repository"]["full_name"] = name.into();
+        })
+        .unwrap()
+        .remove(0)
+        .ticket_id
+    };
+    let a = make(&long);
+    assert!(a.as_str().len() <= 128, "{a}");
+    assert!(a.as_str().starts_with("github:ooo"), "{a}");
+    assert!(a.as_str().ends_with("#42"), "{a}");
+    let other = make(&format!("{long}x"));
+    assert_ne!(a, other, "shortened ids stay distinct");
+    assert_eq!(a, make(&long), "and stable");
+}
+
+#[test]
+fn a_malformed_event_time_is_not_understood() {
+    let h = host();
+    let e = adapt_edited(&h, "issues", "issues.opened.json", |v| {
+        v["issue"]["created_at"] = "yesterday".into();
+    })
+    .unwrap_err();
+    assert!(matches!(e, AdaptError::NotUnderstood { .. }), "{e}");
+    assert_eq!(e.http_status(), 422);
+}

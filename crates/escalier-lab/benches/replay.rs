@@ -14,7 +14,7 @@
 //!
 //! Environment: `EVENTS`, `THREADS`, `KEEP` (keep the export at this path).
 //! The machine is shared: CPU time says more than wall time when it is
-//! busy. Figures: `docs/policies.md`, "Backtesting with replay".
+//! busy. Figures: `docs/performance.md`.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -81,6 +81,9 @@ struct Shared {
     stop: std::sync::atomic::AtomicBool,
     events: AtomicU64,
     errors: AtomicU64,
+    /// 429 and 503 answers; the client waits out their Retry-After and
+    /// sends the request again, as a well-behaved sender does.
+    throttled: AtomicU64,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -107,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         stop: false.into(),
         events: 0.into(),
         errors: 0.into(),
+        throttled: 0.into(),
     });
 
     let before = scrape(&shared).await.unwrap_or_default();
@@ -148,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
                 "events": events, "events_per_sec": rate, "requests": hist.len(),
                 "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": hist.max() as f64 / 1000.0,
                 "errors": shared.errors.load(Ordering::SeqCst), "events_per_commit": per_commit,
+                "throttled": shared.throttled.load(Ordering::SeqCst),
             })
         );
     } else {
@@ -172,6 +177,10 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "errors             {:>10}",
             shared.errors.load(Ordering::SeqCst)
+        );
+        println!(
+            "throttled (429/503){:>10}   (retried after Retry-After)",
+            shared.throttled.load(Ordering::SeqCst)
         );
     }
     Ok(())
@@ -237,29 +246,47 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
             format!("[{}]", events.join(","))
         };
         let id = format!("msg_{}_{c}_{n}", shared.run);
-        let ts = jiff::Timestamp::now().as_second();
-        let sig = shared.secret.sign(&id, ts, body.as_bytes());
-        let req = hyper::Request::post("/v1/events")
-            .header("host", &shared.host)
-            .header("content-type", "application/json")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", sig)
-            .body(Full::new(Bytes::from(body)))?;
-        let started = Instant::now();
-        let resp = sender.send_request(req).await?;
-        let status = resp.status();
-        let _ = resp.into_body().collect().await?;
-        let micros = started.elapsed().as_micros() as u64;
-        if shared.measuring.load(Ordering::Relaxed) {
-            if status.as_u16() == 202 {
-                hist.record(micros.max(1))?;
-                shared
-                    .events
-                    .fetch_add(shared.batch as u64, Ordering::Relaxed);
-            } else {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+        let body = Bytes::from(body);
+        // A throttled request is sent again after its Retry-After, with a
+        // fresh timestamp and signature, as a well-behaved sender does.
+        loop {
+            let ts = jiff::Timestamp::now().as_second();
+            let sig = shared.secret.sign(&id, ts, &body);
+            let req = hyper::Request::post("/v1/events")
+                .header("host", &shared.host)
+                .header("content-type", "application/json")
+                .header("webhook-id", &id)
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+                .body(Full::new(body.clone()))?;
+            let started = Instant::now();
+            let resp = sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let _ = resp.into_body().collect().await?;
+            let micros = started.elapsed().as_micros() as u64;
+            let throttled = matches!(status, 429 | 503);
+            if shared.measuring.load(Ordering::Relaxed) {
+                if status == 202 {
+                    hist.record(micros.max(1))?;
+                    shared
+                        .events
+                        .fetch_add(shared.batch as u64, Ordering::Relaxed);
+                } else if throttled {
+                    shared.throttled.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
+            if !throttled || shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let wait = Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 5));
+            tokio::time::sleep(wait).await;
         }
     }
     Ok(hist)

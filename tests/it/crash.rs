@@ -1,7 +1,8 @@
 //! Crash durability: concurrent signed ingest, SIGKILL at random moments,
 //! restart, and check that nothing acknowledged was lost or duplicated,
-//! that every action was produced exactly once, and that the store is
-//! consistent (`escalier verify`).
+//! that every action was produced exactly once, that the outbox delivered
+//! every side effect at least once, and that the store is consistent
+//! (`escalier verify`).
 //!
 //! 20 kills here; `ESCALIER_CRASH_ROUNDS=500 cargo test -p escalier --test it crash`
 //! (or `scripts/crash-test`) runs the long form.
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::plugins::{NOTIFY_POLICY, NOTIFY_SECRET, notify_manifest};
 use crate::util::*;
 
 const NOTE_EVERY_COMMENT: &str = r#"
@@ -75,7 +77,23 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let mut s = Server::start(&[("note.rhai", NOTE_EVERY_COMMENT)]);
+    // Every ticket.created notifies through notify-http and the outbox, to
+    // a receiver that stays up while the server is killed around it.
+    let rx = Receiver::start();
+    let conf = tempfile::tempdir().unwrap();
+    let config = conf.path().join("escalier.toml");
+    std::fs::write(&config, "[plugins]\nallow_private = [\"127.0.0.0/8\"]\n").unwrap();
+    let manifest = notify_manifest(&rx.url);
+    let mut s = Server::start_with_plugins(
+        &[
+            ("note.rhai", NOTE_EVERY_COMMENT),
+            ("notify.rhai", NOTIFY_POLICY),
+        ],
+        &[("notify-http", Some(&manifest))],
+        &["--config", config.to_str().unwrap()],
+    );
+    s.set_env(&[("ESCALIER_SECRET_NOTIFY_SIGNING_SECRET", NOTIFY_SECRET)]);
+    s.restart();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
@@ -117,8 +135,13 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
     let mut inputs: HashMap<String, u64> = HashMap::new();
     let mut notes: BTreeMap<u64, usize> = BTreeMap::new();
     let mut seq_of_comment: HashMap<u64, String> = HashMap::new();
+    // The delivery id each notify action's webhook carries.
+    let mut deliveries: Vec<String> = Vec::new();
     for r in &log {
         let seq = r["seq"].as_u64().unwrap();
+        if r["event"]["type"] == "action.notify" {
+            deliveries.push(format!("dlv:{seq}.{}:notify-http:0", r["index"]));
+        }
         if r["index"] == 0 {
             let id = r["event"]["id"].as_str().unwrap().to_owned();
             assert!(
@@ -152,10 +175,46 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
     for id in &ledger.comments {
         assert!(inputs.contains_key(id));
     }
+
+    // Every side effect delivered at least once (retries after a restart
+    // may deliver some twice; receivers deduplicate by webhook-id).
+    assert!(!deliveries.is_empty(), "tickets were created and notified");
+    let delivered = || -> HashMap<String, usize> {
+        let mut by_id = HashMap::new();
+        for r in rx.received() {
+            if let Some(id) = r.header("webhook-id") {
+                *by_id.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+        by_id
+    };
+    let waiting = std::time::Instant::now();
+    loop {
+        let got = delivered();
+        let missing: Vec<&String> = deliveries
+            .iter()
+            .filter(|d| !got.contains_key(*d))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        // A bound on waiting for the delivery worker, not a timed assertion.
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "{} of {} side effects never delivered: {missing:?}",
+            missing.len(),
+            deliveries.len()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let got = delivered();
+    let redelivered = got.values().filter(|n| **n > 1).count();
     eprintln!(
-        "crash test: {rounds} kills, {} acknowledged, {} stored, lost 0, duplicated 0",
+        "crash test: {rounds} kills, {} acknowledged, {} stored, lost 0, duplicated 0; \
+         {} side effects, all delivered ({redelivered} more than once)",
         ledger.acked.len(),
-        inputs.len()
+        inputs.len(),
+        deliveries.len(),
     );
 
     s.stop(false);

@@ -200,6 +200,11 @@ fn oversized_bodies_get_413_and_wrong_content_types_415() {
     );
     let r = s.post_events(&big);
     assert_eq!((r.status, r.code()), (413, "body_too_large"), "{}", r.body);
+    // The rest of the body was not read: the connection must not be reused.
+    assert_eq!(
+        r.headers.get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     let body = created("e1", "ZD-1", "");
     let now = jiff::Timestamp::now().as_second();
     let sig = s.sign("m", now, body.as_bytes());

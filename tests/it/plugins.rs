@@ -111,7 +111,7 @@ fn an_approval_is_decided_through_the_api_once() {
     assert_eq!((again.status, again.code()), (409, "already_decided"));
 }
 
-fn notify_manifest(url: &str) -> String {
+pub(crate) fn notify_manifest(url: &str) -> String {
     format!(
         r#"name = "notify-http"
 version = "0.1.0"
@@ -133,8 +133,8 @@ format = "generic"
     )
 }
 
-const NOTIFY_SECRET: &str = "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4";
-const NOTIFY_POLICY: &str =
+pub(crate) const NOTIFY_SECRET: &str = "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4";
+pub(crate) const NOTIFY_POLICY: &str =
     "const ON = [\"ticket.created\"];\nnotify(\"duty-manager\", `new ticket ${ticket.id}`);\n";
 
 #[test]

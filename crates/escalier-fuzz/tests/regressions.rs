@@ -50,3 +50,12 @@ fn policies_that_stress_the_compiler() {
         escalier_fuzz::policy_source(src.as_bytes());
     }
 }
+
+// Found by `scripts/fuzz`: a lone carriage return ends a Rhai comment and
+// counts as a line, so diagnostics may name a line that `str::lines()`
+// does not see.
+#[test]
+fn lone_carriage_returns_in_policy_comments() {
+    escalier_fuzz::policy_source(include_bytes!("lone-cr-in-comments.rhai"));
+    escalier_fuzz::policy_source(b"// one\rlet x = ;\r// three\r(");
+}

@@ -20,6 +20,11 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds a client should wait before retrying (503).
     pub retry_after: Option<u32>,
+    /// Answered without reading the request body: the connection is closed
+    /// after the answer (`Connection: close`), since the unread rest of the
+    /// body would otherwise be taken for the next request, and a client that
+    /// reused the connection would see it reset.
+    pub close: bool,
 }
 
 #[derive(Serialize)]
@@ -42,7 +47,14 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            close: false,
         }
+    }
+
+    /// See [`close`](Self::close).
+    pub fn body_unread(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -123,6 +135,10 @@ impl IntoResponse for ApiError {
         if let Some(s) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }

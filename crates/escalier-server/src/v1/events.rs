@@ -63,6 +63,7 @@ pub(crate) async fn read_body(
             "body_too_large",
             format!("the body is larger than {limit} bytes; split the batch"),
         )
+        .body_unread()
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -90,7 +91,8 @@ pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
             "unsupported_media_type",
             "send the events as `Content-Type: application/json`",
         )
-        .with_field("content-type"))
+        .with_field("content-type")
+        .body_unread())
     }
 }
 

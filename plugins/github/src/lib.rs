@@ -14,9 +14,10 @@
 //! The ticket id is `github:<owner>/<repo>#<number>`; the event id is
 //! `gh:<X-GitHub-Delivery>`, so a redelivery is a duplicate Escalier drops.
 //! People are `github:<login>`. Characters Escalier ids do not allow (the
-//! brackets of `dependabot[bot]`) become `_`, which GitHub names never
-//! contain; an id longer than Escalier's 128 bytes (owner and repository
-//! names can reach 140) keeps a readable prefix and a hash of the rest.
+//! brackets of `dependabot[bot]`) become `_`, which logins never contain
+//! (repository names use only characters ids allow, so they are kept as
+//! they are); an id longer than Escalier's 128 bytes (owner and repository
+//! names can reach 140) keeps a readable prefix and a hash of the whole.
 //! Pings and other events and actions are understood and produce nothing.
 
 use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};

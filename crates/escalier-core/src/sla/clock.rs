@@ -308,7 +308,7 @@ pub enum Change {
     },
 }
 
-/// Everything [`ClockSet::on_event`] or [`ClockSet::rebind`] changed.
+/// Everything [`ClockSet::on_event`] or [`ClockSet::retarget`] changed.
 /// Emit `fired` (as `sla.warning` / `sla.breached`) before `transitions`:
 /// they happened at or before the event's instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -398,27 +398,10 @@ impl ClockSet {
         report
     }
 
-    /// The SLA book was reloaded: account elapsed time on the old book's
-    /// calendar up to `at`, re-select the policy on the new book and
-    /// re-target, keeping elapsed time. Deadlines must then be re-indexed.
-    pub fn rebind(
-        &mut self,
-        old: &SlaBook,
-        new: &SlaBook,
-        ticket: &Ticket,
-        at: Timestamp,
-    ) -> ClockReport {
-        let mut report = ClockReport::default();
-        self.fire_due(old, at, false, &mut report.fired);
-        self.reselect(old, new, ticket, at, true, &mut report);
-        self.settle(new, ticket, at, &mut report.transitions);
-        self.fire_due(new, at, true, &mut report.fired);
-        report
-    }
-
-    /// The book was reloaded: like [`rebind`](Self::rebind), but fires
-    /// nothing; what is due is left to the next [`on_event`](Self::on_event)
-    /// or [`fire`](Self::fire), judged on `new`. Running time is accounted
+    /// The SLA book was reloaded: re-select the policy on `new` and
+    /// re-target, keeping elapsed time; deadlines must then be re-indexed.
+    /// Fires nothing: what is due is left to the next
+    /// [`on_event`](Self::on_event) or [`fire`](Self::fire), judged on `new`. Running time is accounted
     /// on the old calendar only when the calendar actually changed (policy
     /// switch, or the same policy's calendar edited), so a reload that does
     /// not concern this ticket leaves its clocks exactly as they were.

@@ -198,7 +198,7 @@ impl SlaPolicy {
 /// Every SLA policy and calendar, loaded together from one data file.
 ///
 /// Immutable: a reload builds a new book; the host swaps it in and calls
-/// [`ClockSet::rebind`](super::ClockSet::rebind) on open tickets.
+/// [`ClockSet::retarget`](super::ClockSet::retarget) on open tickets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlaBook {
     pub(crate) calendars: BTreeMap<String, Arc<Calendar>>,

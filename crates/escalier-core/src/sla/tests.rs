@@ -565,7 +565,7 @@ fn a_book_reload_re_targets_open_tickets_from_their_elapsed_time() {
     let ticket = sim.ticket.clone().unwrap();
     let report = sim
         .clocks
-        .rebind(&sim.book, &new, &ticket, ts("2026-03-09T09:30:00Z"));
+        .retarget(&sim.book, &new, &ticket, ts("2026-03-09T09:30:00Z"));
     assert!(
         report
             .transitions
@@ -578,13 +578,18 @@ fn a_book_reload_re_targets_open_tickets_from_their_elapsed_time() {
                     })
     );
     sim.book = new;
-    assert_eq!(sim.clock(ClockKind::FirstResponse).elapsed(), m(30));
+    let cal = sim.book.calendar_of(sim.clocks.policy());
+    assert_eq!(
+        sim.clock(ClockKind::FirstResponse)
+            .elapsed_at(cal, ts("2026-03-09T09:30:00Z")),
+        m(30)
+    );
     assert_eq!(
         sim.due(ClockKind::FirstResponse),
         Some(ts("2026-03-09T09:45:00Z"))
     );
     // A reload that removes every policy keeps the clocks, untargeted.
-    let report = sim.clocks.rebind(
+    let report = sim.clocks.retarget(
         &sim.book,
         &SlaBook::default(),
         &ticket,

@@ -241,8 +241,9 @@ impl GitHubAdapter {
         self.check_payload(kind, body);
     }
 
-    /// Sign `body`, deliver it as GitHub event `kind`, check the outcome.
-    pub fn check_payload(&self, kind: &str, body: &[u8]) {
+    /// Sign `body`, deliver it as GitHub event `kind`, check the outcome;
+    /// the number of events it mapped to (0 when refused as not understood).
+    pub fn check_payload(&self, kind: &str, body: &[u8]) -> usize {
         use escalier_plugin::AdaptError;
         use hmac::Mac;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(GITHUB_SECRET.as_bytes())
@@ -264,15 +265,16 @@ impl GitHubAdapter {
         match self.registry.current().adapt("github", &headers, body) {
             Ok(events) => {
                 assert!(events.len() <= 1, "one delivery maps to at most one event");
-                for ev in events {
+                for ev in &events {
                     assert!(
                         ev.ticket_id.as_str().starts_with("github:"),
                         "ticket id {}",
                         ev.ticket_id.as_str()
                     );
                 }
+                events.len()
             }
-            Err(AdaptError::NotUnderstood { .. }) => {}
+            Err(AdaptError::NotUnderstood { .. }) => 0,
             Err(e) => panic!("the adapter failed on a signed payload: {e}"),
         }
     }

@@ -488,24 +488,11 @@ impl LoadedPlugin {
 
     /// Offer `record` to the handler export.
     pub fn handle(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
-        let now = record.recorded_at;
-        if let Err(skipped) = self.admit(now) {
-            out.push(*skipped);
-            return;
-        }
-        let ctx = CallCtx {
-            kind: CallKind::Handler,
-            ticket: Some(ticket.clone()),
-            now,
-            pos: Some((record.seq, record.index)),
-        };
-        let seed = self.seed_for(record.seq, record.index);
-        let (result, output) = self.run(ctx, seed, |plugin, store| {
+        self.call_on_record(CallKind::Handler, ticket, record, out, |plugin, store| {
             let t = convert::ticket(ticket);
             let e = convert::event(record);
             plugin.escalier_plugin_handler().call_handle(store, &t, &e)
         });
-        self.finish(result, output, now, Some(ticket), out);
     }
 
     /// Run a `plugin.command` addressed to this plugin.
@@ -516,7 +503,6 @@ impl LoadedPlugin {
         cmd: &PluginCommand,
         out: &mut Vec<Reaction>,
     ) {
-        let now = record.recorded_at;
         if !self.manifest.commands.contains(&cmd.command) {
             out.push(self.error(
                 "unknown_command",
@@ -528,24 +514,42 @@ impl LoadedPlugin {
             ));
             return;
         }
-        if let Err(skipped) = self.admit(now) {
-            out.push(*skipped);
-            return;
-        }
-        let ctx = CallCtx {
-            kind: CallKind::Command,
-            ticket: Some(ticket.clone()),
-            now,
-            pos: Some((record.seq, record.index)),
-        };
-        let seed = self.seed_for(record.seq, record.index);
         let args = cmd.args.to_string();
-        let (result, output) = self.run(ctx, seed, |plugin, store| {
+        self.call_on_record(CallKind::Command, ticket, record, out, |plugin, store| {
             let t = convert::ticket(ticket);
             plugin
                 .escalier_plugin_commands()
                 .call_run(store, &t, &cmd.command, &args, &cmd.by)
         });
+    }
+
+    /// One call made for `record` on `ticket`: through the circuit breaker,
+    /// on an instance seeded by the record's position, its actions or
+    /// failure turned into reactions.
+    fn call_on_record(
+        &self,
+        kind: CallKind,
+        ticket: &Arc<Ticket>,
+        record: &Record,
+        out: &mut Vec<Reaction>,
+        call: impl FnOnce(
+            &Plugin,
+            &mut Store<CallState>,
+        ) -> wasmtime::Result<Result<Vec<wit::Action>, wit::Error>>,
+    ) {
+        let now = record.recorded_at;
+        if let Err(skipped) = self.admit(now) {
+            out.push(*skipped);
+            return;
+        }
+        let ctx = CallCtx {
+            kind,
+            ticket: Some(ticket.clone()),
+            now,
+            pos: Some((record.seq, record.index)),
+        };
+        let seed = self.seed_for(record.seq, record.index);
+        let (result, output) = self.run(ctx, seed, call);
         self.finish(result, output, now, Some(ticket), out);
     }
 

@@ -274,3 +274,44 @@ fn pinned_tickets_keep_their_policy_version_until_migrated() {
     );
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn replay_and_explain_read_a_stopped_servers_data() {
+    let mut s = Server::start(&[("vip.rhai", VIP)]);
+    s.ingest(&vip_ticket("e1", "T-1"));
+    s.ingest(&created("e2", "T-2", ""));
+    s.stop(false);
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+
+    // The policies that recorded the log: nothing changes.
+    let same = s.cli(&["replay", "--fail-on-diff"]);
+    assert!(same.status.success(), "{}", text(&same));
+    assert!(
+        text(&same).contains("replayed seq 1..=2"),
+        "{}",
+        text(&same)
+    );
+
+    // A candidate without the VIP rule: T-1 loses its escalation.
+    let candidate = s.dir.path().join("candidate");
+    std::fs::create_dir_all(&candidate).unwrap();
+    write_policy(&candidate, "vip.rhai", "const ON = [\"ticket.created\"];\n");
+    let changed = s.cli(&[
+        "replay",
+        "--policies",
+        candidate.to_str().unwrap(),
+        "--fail-on-diff",
+        "--format",
+        "json",
+    ]);
+    assert!(!changed.status.success(), "a diff fails the run");
+    let report: Value = serde_json::from_slice(&changed.stdout).unwrap();
+    assert!(report.to_string().contains("T-1"), "{report}");
+    assert!(!report.to_string().contains("T-2"), "{report}");
+
+    let story = s.cli(&["explain", "T-1"]);
+    assert!(story.status.success(), "{}", text(&story));
+    assert!(text(&story).contains("vip.rhai"), "{}", text(&story));
+    let missing = s.cli(&["explain", "T-9"]);
+    assert!(!missing.status.success());
+}

@@ -7,11 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use escalier_lab::explain;
-use escalier_lab::policies::{Extras, Policies};
 
 use super::ConfigArgs;
 use super::replay::LogArgs;
-use crate::config::{Config, Overrides};
 
 /// Tell a ticket's story: events, SLA clocks (started, paused, warned,
 /// breached, met), ladder steps and actions, each with the policy file, hash
@@ -33,16 +31,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let overrides = Overrides {
-        data_dir: args.log.data_dir.clone(),
-        policies: args.policies.clone(),
-        ..Overrides::default()
-    };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    let engine = Arc::new(escalier_policy::PolicyEngine::new(
-        cfg.policies.limits.clone(),
-    ));
-    let policies = match Policies::load_with(&engine, &cfg.policies.dir, &Extras::default()) {
+    let (cfg, policies) = args.log.load(&args.config, args.policies.clone())?;
+    let policies = match policies {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!(

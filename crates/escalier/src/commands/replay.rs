@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use escalier_lab::policies::{Extras, Policies};
+use escalier_lab::policies::{Extras, Policies, PoliciesError};
 use escalier_lab::replay::{self, ReplayOptions};
 
 use super::ConfigArgs;
@@ -62,23 +62,36 @@ pub struct LogArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+impl LogArgs {
+    /// The configuration with this log's data directory and `policies`
+    /// (when given) applied, and the policies it names, loaded offline.
+    pub fn load(
+        &self,
+        config: &ConfigArgs,
+        policies: Option<PathBuf>,
+    ) -> anyhow::Result<(Config, Result<Policies, PoliciesError>)> {
+        let overrides = Overrides {
+            data_dir: self.data_dir.clone(),
+            policies,
+            ..Overrides::default()
+        };
+        let cfg = Config::load(config.config.as_deref(), &overrides)?;
+        let engine = Arc::new(escalier_policy::PolicyEngine::new(
+            cfg.policies.limits.clone(),
+        ));
+        let policies = Policies::load_with(&engine, &cfg.policies.dir, &Extras::default());
+        Ok((cfg, policies))
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let overrides = Overrides {
-        data_dir: args.log.data_dir.clone(),
-        policies: args.policies.clone(),
-        ..Overrides::default()
-    };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    let engine = Arc::new(escalier_policy::PolicyEngine::new(
-        cfg.policies.limits.clone(),
-    ));
-    let policies = Policies::load_with(&engine, &cfg.policies.dir, &Extras::default())
-        .with_context(|| {
-            format!(
-                "loading the candidate policies from {}",
-                cfg.policies.dir.display()
-            )
-        })?;
+    let (cfg, policies) = args.log.load(&args.config, args.policies.clone())?;
+    let policies = policies.with_context(|| {
+        format!(
+            "loading the candidate policies from {}",
+            cfg.policies.dir.display()
+        )
+    })?;
     let instant = |s: &Option<String>, what: &str| {
         s.as_deref()
             .map(escalier_lab::when::parse_instant_or_date)

@@ -1,8 +1,35 @@
 //! Bounded fuzzing on stable Rust, part of the test command: each target
 //! gets arbitrary bytes and mutations of valid inputs. `scripts/fuzz` runs
-//! the same targets under libFuzzer for as long as you like.
+//! the same targets under libFuzzer for as long as you like, and these
+//! tests with fresh seeds (`scripts/fuzz --proptest`).
+//!
+//! Runs are reproducible: every test draws its cases from a fixed seed
+//! unless `PROPTEST_RNG_SEED` names another. A failure found either way is
+//! saved in `bounded.proptest-regressions` (replayed first on every run)
+//! and belongs in `regressions.rs` as a named test.
 
 use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
+
+/// The seed the test command uses.
+const SEED: u64 = 0x00e5_ca1e_0f22;
+
+/// `cases` cases from [`SEED`], or from `PROPTEST_RNG_SEED` when set.
+fn config(cases: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
+    ProptestConfig {
+        cases,
+        rng_seed: match default.rng_seed {
+            RngSeed::Random => RngSeed::Fixed(SEED),
+            chosen => chosen,
+        },
+        // Beside this file (there is no lib.rs to put it parallel to).
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..default
+    }
+}
 
 const EVENT: &str = r#"{"id":"e1","type":"ticket.created","ticket_id":"ZD-1","occurred_at":"2026-03-02T09:00:00Z","data":{"subject":"Refund","requester":{"id":"c1","email":"a@b.example","vip":true},"channel":"social_public","priority":"urgent","tags":["billing"],"fields":{"refund_amount":250}}}"#;
 const POLICY: &str = "const ON = [\"ticket.created\"];\nif ticket.vip && ticket.tier < 2 { escalate(2, \"vip\"); }\n";
@@ -31,7 +58,7 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn event_json_any_bytes(b in bytes()) { escalier_fuzz::event_json(&b) }
@@ -56,7 +83,7 @@ proptest! {
 
 proptest! {
     // Compiling is slower; fewer cases.
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config(300))]
 
     #[test]
     fn policy_source_mutated(b in mutated(POLICY)) { escalier_fuzz::policy_source(&b) }
@@ -68,7 +95,7 @@ proptest! {
 const MANIFEST: &str = "name = \"notify-http\"\nversion = \"0.1.0\"\ncomponent = \"notify_http.wasm\"\nsubscribe = [\"action.notify\"]\n\n[capabilities]\nconfig = [\"targets\"]\nhttp = { allowed_hosts = [\"https://hooks.slack.com\"], signing_secret = \"notify_signing\" }\n\n[limits]\ntime_ms = 20\nmemory_mib = 16\n\n[config]\ntargets = { duty = { url = \"https://hooks.slack.com/services/T0/B0/x\", format = \"slack\" } }\n";
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn plugin_manifest_mutated(b in mutated(MANIFEST)) { escalier_fuzz::plugin_manifest(&b) }
@@ -81,7 +108,6 @@ mod github {
     //! The GitHub adapter component in the real host, fed GitHub-shaped
     //! payloads with values replaced or removed anywhere in the tree.
 
-    use std::path::{Path, PathBuf};
     use std::sync::OnceLock;
 
     use escalier_fuzz::GitHubAdapter;
@@ -106,15 +132,7 @@ mod github {
 
     fn adapter() -> &'static GitHubAdapter {
         static ADAPTER: OnceLock<GitHubAdapter> = OnceLock::new();
-        ADAPTER.get_or_init(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-            GitHubAdapter::open(
-                &target.join("plugins/github"),
-                &target.join("plugin-test-cache"),
-            )
-        })
+        ADAPTER.get_or_init(GitHubAdapter::built)
     }
 
     /// Every node of `v` as a JSON pointer.
@@ -207,7 +225,7 @@ mod github {
 
     proptest! {
         // Each case runs the component in a fresh instance.
-        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(super::config(300))]
 
         #[test]
         fn adapter_maps_or_refuses_any_payload((kind, body) in payload()) {

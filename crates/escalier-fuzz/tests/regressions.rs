@@ -59,3 +59,94 @@ fn lone_carriage_returns_in_policy_comments() {
     escalier_fuzz::policy_source(include_bytes!("lone-cr-in-comments.rhai"));
     escalier_fuzz::policy_source(b"// one\rlet x = ;\r// three\r(");
 }
+
+mod github {
+    //! Payloads that once made the GitHub adapter return an event Escalier
+    //! refused (an adapter failure, HTTP 502, instead of a ticket or a 422).
+
+    use std::sync::OnceLock;
+
+    use escalier_core::EventKind;
+    use escalier_fuzz::GitHubAdapter;
+    use serde_json::Value;
+
+    fn adapter() -> &'static GitHubAdapter {
+        static ADAPTER: OnceLock<GitHubAdapter> = OnceLock::new();
+        ADAPTER.get_or_init(GitHubAdapter::built)
+    }
+
+    fn fixture(file: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../escalier-plugin/tests/fixtures/github")
+            .join(file);
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        serde_json::from_str(&text).expect("fixture is JSON")
+    }
+
+    /// The one event `payload` maps to, as the host accepted it.
+    fn adapt(kind: &str, payload: &Value) -> escalier_core::Event {
+        let body = payload.to_string().into_bytes();
+        assert_eq!(adapter().check_payload(kind, &body), 1);
+        let mut events = adapter().adapt(kind, &body).expect("mapped");
+        events.remove(0)
+    }
+
+    // Found by the bounded run (`adapter_maps_or_refuses_any_payload`): a
+    // whitespace-only title became an empty subject, which Escalier refuses
+    // ("invalid_field at `data.subject`: must not be empty").
+    #[test]
+    fn a_blank_issue_title_still_names_the_ticket() {
+        for title in ["", " ", "\t\n", "\u{a0}\u{3000}", "\u{2028}"] {
+            let mut opened = fixture("issues.opened.json");
+            opened["issue"]["title"] = title.into();
+            let ev = adapt("issues", &opened);
+            let EventKind::TicketCreated(t) = &ev.kind else {
+                panic!("{ev}")
+            };
+            assert_eq!(t.subject, "GitHub issue #42", "title {title:?}");
+
+            let mut edited = fixture("issues.edited.json");
+            edited["issue"]["title"] = title.into();
+            let ev = adapt("issues", &edited);
+            let EventKind::TicketUpdated(u) = &ev.kind else {
+                panic!("{ev}")
+            };
+            assert_eq!(u.subject.as_deref(), Some("GitHub issue #42"));
+        }
+        // A title past the limit after leading blanks is cut, not emptied.
+        let mut opened = fixture("issues.opened.json");
+        opened["issue"]["title"] = format!("{}Refund{}", " ".repeat(2000), "!".repeat(2000)).into();
+        let ev = adapt("issues", &opened);
+        let EventKind::TicketCreated(t) = &ev.kind else {
+            panic!("{ev}")
+        };
+        assert!(t.subject.starts_with("Refund!") && t.subject.len() == 1024);
+    }
+
+    #[test]
+    fn more_labels_than_escalier_keeps_tags() {
+        let mut opened = fixture("issues.opened.json");
+        opened["issue"]["labels"] = (0..150)
+            .map(|i| serde_json::json!({ "name": format!("label {}", i % 120) }))
+            .collect();
+        let ev = adapt("issues", &opened);
+        let EventKind::TicketCreated(t) = &ev.kind else {
+            panic!("{ev}")
+        };
+        assert_eq!(t.tags.len(), 100);
+        assert_eq!(t.tags[0], "github");
+        assert_eq!(t.tags[1], "label-0");
+        let mut unique = t.tags.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), t.tags.len(), "each tag once");
+    }
+
+    #[test]
+    fn event_times_with_an_offset_are_passed_on_as_utc() {
+        let mut opened = fixture("issues.opened.json");
+        opened["issue"]["created_at"] = "2026-03-02T10:15:00+01:00".into();
+        let ev = adapt("issues", &opened);
+        assert_eq!(ev.occurred_at.to_string(), "2026-03-02T09:15:00Z");
+    }
+}

@@ -19,6 +19,12 @@
 //! they are); an id longer than Escalier's 128 bytes (owner and repository
 //! names can reach 140) keeps a readable prefix and a hash of the whole.
 //! Pings and other events and actions are understood and produce nothing.
+//!
+//! Every event it returns passes Escalier's checks, whatever the payload:
+//! a blank title becomes `GitHub issue #<number>`, labels past Escalier's
+//! 100 tags are dropped, text is cut to Escalier's limits, and times are
+//! passed on in Escalier's own RFC 3339 form. A payload that cannot be
+//! mapped is refused as invalid input (HTTP 422).
 
 use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
 use hmac::{Hmac, Mac};
@@ -174,15 +180,52 @@ fn person(login: &str) -> String {
     ident(login, "")
 }
 
+/// Most tags on an Escalier ticket.
+const MAX_TAGS: usize = 100;
+
+/// Longest subject Escalier takes, in bytes.
+const MAX_SUBJECT: usize = 1024;
+
+/// The ticket subject: the title without surrounding whitespace, cut to
+/// Escalier's limit. GitHub requires a title, but a blank one (possible
+/// through the API and in hand-made deliveries) would be an event Escalier
+/// refuses, so it is named after the issue instead.
+fn subject(issue: &Issue) -> String {
+    let title = issue.title.trim();
+    if title.is_empty() {
+        format!("GitHub issue #{}", issue.number)
+    } else {
+        cut(title, MAX_SUBJECT)
+    }
+}
+
+/// `github` and the issue's labels as tags: each once, at most [`MAX_TAGS`].
+fn tags(labels: &[Label]) -> Vec<String> {
+    let mut tags = vec!["github".to_owned()];
+    for t in labels.iter().filter_map(|l| tag(&l.name)) {
+        if tags.len() == MAX_TAGS {
+            break;
+        }
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    tags
+}
+
 /// GitHub's timestamps are RFC 3339; anything else is a payload we do not
-/// understand (rather than an event Escalier would refuse).
-fn timestamp(value: &str) -> Result<&str, Error> {
-    value.parse::<jiff::Timestamp>().map(|_| value).map_err(|e| {
-        Error::InvalidInput(format!(
-            "the event time {:?} is not an RFC 3339 time: {e}",
-            cut(value, 64)
-        ))
-    })
+/// understand (rather than an event Escalier would refuse). The time is
+/// passed on re-formatted, so Escalier reads exactly what was checked here.
+fn timestamp(value: &str) -> Result<String, Error> {
+    value
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.to_string())
+        .map_err(|e| {
+            Error::InvalidInput(format!(
+                "the event time {:?} is not an RFC 3339 time: {e}",
+                cut(value, 64)
+            ))
+        })
 }
 
 struct GitHub;
@@ -215,20 +258,17 @@ impl Plugin for GitHub {
         let issue = &d.issue;
         let (ty, at, data) = match (kind, d.action.as_str()) {
             ("issues", "opened") => {
-                let mut tags = vec!["github".to_owned()];
-                tags.extend(issue.labels.iter().filter_map(|l| tag(&l.name)));
-                tags.dedup();
                 let mut requester = json!({ "id": person(&issue.user.login) });
                 let name = issue.user.login.trim();
                 if !name.is_empty() {
                     requester["name"] = json!(cut(name, 128));
                 }
                 let mut data = json!({
-                    "subject": cut(&issue.title, 1024),
+                    "subject": subject(issue),
                     "description": cut(issue.body.as_deref().unwrap_or(""), 64 * 1024),
                     "requester": requester,
                     "channel": "web",
-                    "tags": tags,
+                    "tags": tags(&issue.labels),
                     "fields": { "github_url": issue.html_url, "github_issue": issue.number },
                 });
                 if let Some(a) = &issue.assignee {
@@ -239,7 +279,7 @@ impl Plugin for GitHub {
             ("issues", "edited") => (
                 "ticket.updated",
                 &issue.updated_at,
-                json!({ "subject": cut(&issue.title, 1024) }),
+                json!({ "subject": subject(issue) }),
             ),
             ("issues", "closed") => (
                 "status.changed",

@@ -185,9 +185,12 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         ),
         EventKind::PolicyError(_) => t.policy_errors += 1,
         EventKind::PluginError(_) => t.plugin_errors += 1,
-        EventKind::PluginState(d) => d.apply(t),
+        EventKind::PluginState(d) => d.apply(t, rec.seq),
         EventKind::PolicyMigrated(d) => t.policy_version = Some(d.to.clone()),
-        EventKind::DeliveryRequested(_) | EventKind::PluginCommand(_) => {}
+        // A fired timer left `plugin_timers` when `crate::timers::fire` fired it.
+        EventKind::DeliveryRequested(_)
+        | EventKind::PluginCommand(_)
+        | EventKind::PluginTimer(_) => {}
         EventKind::DeliveryFailed(_) => t.deliveries_failed += 1,
         // Clocks and ladders themselves are kept by `crate::timers`.
         EventKind::SlaBreached(_) => t.sla_breaches += 1,
@@ -241,6 +244,7 @@ fn create(ev: &Event, d: &TicketCreated, seq: u64) -> Ticket {
         policy_errors: 0,
         plugin_errors: 0,
         plugin_state: Default::default(),
+        plugin_timers: Default::default(),
         checklist_progress: Default::default(),
         held_escalations: Vec::new(),
         deliveries_failed: 0,

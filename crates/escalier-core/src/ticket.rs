@@ -87,6 +87,11 @@ pub struct Ticket {
     /// Written only by `plugin.state` events.
     #[serde(default)]
     pub plugin_state: BTreeMap<String, BTreeMap<String, String>>,
+    /// Plugins' pending timers on this ticket: plugin → timer key → when.
+    /// Set and cancelled only by `plugin.state` events; a timer leaves
+    /// when it fires (`crate::timers::fire`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugin_timers: BTreeMap<String, BTreeMap<String, PendingTimer>>,
     /// Checklists with their items and progress, by name.
     #[serde(default)]
     pub checklist_progress: BTreeMap<String, ChecklistProgress>,
@@ -125,6 +130,16 @@ pub struct Csat {
     #[serde(default)]
     pub comment: Option<String>,
     pub at: Timestamp,
+}
+
+/// A timer a plugin set (`timers.set`) that has not fired yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTimer {
+    /// When it is due.
+    pub at: Timestamp,
+    /// Seq of the input whose processing set it. Part of its deadline key,
+    /// so a key set again after it fired makes a new deadline.
+    pub seq: u64,
 }
 
 /// One step up the tiers, with what made it.

@@ -6,16 +6,21 @@
 //!   to record as derived (`sla.*`, `ladder.*`, and the `action.*` a
 //!   reached ladder level takes). [`crate::process::process`] calls it.
 //! - [`deadlines`]: the ticket's next due instants, with stable keys, for
-//!   the host's index. The scheduler records a `clock.due` tick per key
-//!   when its instant passes; processing the tick calls [`fire`].
+//!   the host's index: SLA thresholds, ladder steps and the timers plugins
+//!   set (`ticket.plugin_timers`, recorded in `plugin.state`). The
+//!   scheduler records a `clock.due` tick per key when its instant passes;
+//!   processing the tick calls [`fire`], which for a plugin timer records
+//!   `plugin.timer` for the plugin host to hand to that plugin.
 //! - [`rebind`] when the SLA or ladders file changed; [`view`] for the API.
 //! - [`replay`]: the reducer plus the timer update, producing nothing, so
 //!   a fold over a recorded log rebuilds the stored tickets exactly.
 //!
 //! Invariant: a ticket's `clocks` and `ladders` are the result of calling
 //! [`on_record`] after each of its records in log order, with the books in
-//! force at that record. Everything they produce is recorded, so the state
-//! never depends on when the server happened to run.
+//! force at that record; its `plugin_timers` are the reducer's fold of
+//! `plugin.state` records minus those [`fire`] fired, in the same order.
+//! Everything they produce is recorded, so the state never depends on when
+//! the server happened to run.
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::action::Action;
 use crate::calendar::ConfigError;
 use crate::error::Rejection;
-use crate::event::{ClockRebound, EventKind, PolicyError, SlaMet};
+use crate::event::{ClockRebound, EventKind, PluginTimer, PolicyError, SlaMet};
 use crate::ladder::{LadderBook, LadderEnd, LadderState, LadderStep, LadderView, StartRefused};
 use crate::record::Record;
 use crate::reduce;
@@ -130,8 +135,10 @@ impl fmt::Display for BooksError {
 }
 
 /// One due instant to index. `key` is stable and unique within the
-/// ticket: `sla:<clock>:<cycle>:<warning|breach>` or
-/// `ladder:<name>:<run>:<step>`.
+/// ticket: `sla:<clock>:<cycle>:<warning|breach>`,
+/// `ladder:<name>:<run>:<step>` or `plugin:<plugin>:<seq>:<timer key>`
+/// (`seq`: the input whose processing set the timer, so a key set again
+/// after it fired is a new deadline with a new tick).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Due {
     pub at: Timestamp,
@@ -232,6 +239,10 @@ pub fn on_record(ticket: &mut Ticket, books: &Books, record: &Record) -> Vec<Eve
 /// A `clock.due` tick for `key` processed at `now` (the tick record's
 /// `recorded_at`). Refused silently (empty) if not due yet, already fired,
 /// stale, or the ticket is closed. Never fires early; fires once.
+///
+/// A plugin timer fires as one `plugin.timer` and leaves
+/// `ticket.plugin_timers`; it is stale if it was cancelled or set again
+/// (another seq) since the tick's deadline was indexed.
 pub fn fire(ticket: &mut Ticket, books: &Books, key: &str, now: Timestamp) -> Vec<EventKind> {
     let mut out = Vec::new();
     if ticket.status == Status::Closed {
@@ -248,9 +259,39 @@ pub fn fire(ticket: &mut Ticket, books: &Books, key: &str, now: Timestamp) -> Ve
                 step_events(ticket, books, s, &mut out);
             }
         }
+        Some(Key::Plugin { plugin, seq, key }) => {
+            if let Some(fired) = fire_plugin_timer(ticket, plugin, seq, key, now) {
+                out.push(EventKind::PluginTimer(fired));
+            }
+        }
         None => {}
     }
     out
+}
+
+/// Remove and return plugin `plugin`'s timer `key` if it is the one set at
+/// `seq` and is due at `now`.
+fn fire_plugin_timer(
+    ticket: &mut Ticket,
+    plugin: &str,
+    seq: u64,
+    key: &str,
+    now: Timestamp,
+) -> Option<PluginTimer> {
+    let timers = ticket.plugin_timers.get_mut(plugin)?;
+    let pending = *timers.get(key)?;
+    if pending.seq != seq || pending.at > now {
+        return None;
+    }
+    timers.remove(key);
+    if timers.is_empty() {
+        ticket.plugin_timers.remove(plugin);
+    }
+    Some(PluginTimer {
+        plugin: plugin.to_owned(),
+        key: key.to_owned(),
+        due: pending.at,
+    })
 }
 
 /// The ticket's next due instants, earliest first: what the host indexes.
@@ -269,6 +310,12 @@ pub fn deadlines(ticket: &Ticket, books: &Books) -> Vec<Due> {
         .chain(ticket.ladders.deadlines(&books.ladders).map(|d| Due {
             at: d.due,
             key: d.key(),
+        }))
+        .chain(ticket.plugin_timers.iter().flat_map(|(plugin, timers)| {
+            timers.iter().map(move |(key, t)| Due {
+                at: t.at,
+                key: format!("plugin:{plugin}:{}:{key}", t.seq),
+            })
         }))
         .collect();
     out.sort();
@@ -399,11 +446,30 @@ fn sla_key(d: &Deadline) -> String {
 /// A parsed deadline key.
 enum Key<'a> {
     Sla(Deadline),
-    Ladder { name: &'a str, run: u32, step: u32 },
+    Ladder {
+        name: &'a str,
+        run: u32,
+        step: u32,
+    },
+    Plugin {
+        plugin: &'a str,
+        seq: u64,
+        key: &'a str,
+    },
 }
 
 impl<'a> Key<'a> {
     fn parse(key: &'a str) -> Option<Key<'a>> {
+        // A plugin's timer key is its own and may hold `:`.
+        if let Some(rest) = key.strip_prefix("plugin:") {
+            let mut parts = rest.splitn(3, ':');
+            let (plugin, seq, key) = (parts.next()?, parts.next()?, parts.next()?);
+            return Some(Key::Plugin {
+                plugin,
+                seq: seq.parse().ok()?,
+                key,
+            });
+        }
         let mut parts = key.split(':');
         let (kind, name, n, last) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {

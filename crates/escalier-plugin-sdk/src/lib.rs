@@ -31,8 +31,8 @@
 //!
 //! - [`bindings`]: the generated WIT bindings (use the re-exports instead).
 //! - [`action`]: constructors for the actions a plugin returns.
-//! - [`log`], [`clock`], [`kv`], [`config`], [`http`]: host capabilities,
-//!   one module each; each must be granted by the manifest.
+//! - [`log`], [`clock`], [`kv`], [`timers`], [`config`], [`http`]: host
+//!   capabilities, one module each; each must be granted by the manifest.
 //! - [`Plugin`], [`export_plugin!`]: what a plugin implements and how it is exported.
 
 // The generated bindings name the runtime through this crate's own path,
@@ -46,6 +46,7 @@ pub mod config;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod timers;
 
 pub use bindings::escalier::plugin::types::{
     Action, ApprovalRequest, Checklist, ChecklistItem, Error, Escalation, Event, Header,

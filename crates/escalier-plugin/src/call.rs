@@ -42,6 +42,8 @@ pub(crate) struct CallCtx {
 pub(crate) struct CallOutput {
     /// Buffered kv writes: `None` deletes.
     pub kv: BTreeMap<String, Option<String>>,
+    /// Buffered timer changes: `None` cancels.
+    pub timers: BTreeMap<String, Option<Timestamp>>,
     pub deliveries: Vec<DeliveryRequested>,
     /// Outbound requests refused by the allowlist or address policy.
     pub denied: Vec<String>,

@@ -1,7 +1,7 @@
 //! Escalier's plugin host: vendors' WebAssembly components, sandboxed and
 //! limited, reacting to ticket events and adapting foreign webhooks.
 //!
-//! The interface is the `escalier:plugin@0.1.0` WIT world in `wit/` at the
+//! The interface is the `escalier:plugin@0.1.1` WIT world in `wit/` at the
 //! repository root; `docs/plugins.md` is the guide. In short:
 //!
 //! - a plugin directory holds `plugin.toml` ([`manifest`]) and a component;
@@ -10,7 +10,8 @@
 //!   [`PluginSet`] that is swapped atomically on reload ([`watch`]);
 //! - [`PluginSet`] is an [`escalier_core::Reactor`]: the processor offers
 //!   it records in log order, each subscribed plugin runs in a fresh
-//!   instance with a time and memory limit, and what it does comes back as
+//!   instance (or a warm one, for `instances = "reuse"`) with a time and
+//!   memory limit, and what it does comes back as
 //!   reactions (actions, `plugin.state`, `delivery.requested`, or
 //!   `plugin.error`); [`PluginSet::adapt`] runs adapters;
 //! - [`outbound`] sends the requests plugins queued, after commit.

@@ -74,6 +74,8 @@ pub struct Capabilities {
     pub clock: bool,
     pub snapshot: bool,
     pub kv: bool,
+    /// `timers.set` and `timers.cancel` (default off).
+    pub timers: bool,
     pub config: Vec<String>,
     pub secrets: Vec<String>,
     pub http: Option<HttpCapability>,
@@ -166,6 +168,8 @@ struct RawCapabilities {
     #[serde(default)]
     kv: bool,
     #[serde(default)]
+    timers: bool,
+    #[serde(default)]
     config: Vec<String>,
     #[serde(default)]
     secrets: Vec<String>,
@@ -180,6 +184,7 @@ impl Default for RawCapabilities {
             clock: true,
             snapshot: true,
             kv: false,
+            timers: false,
             config: Vec::new(),
             secrets: Vec::new(),
             http: None,
@@ -429,6 +434,7 @@ impl Manifest {
                 clock: caps.clock,
                 snapshot: caps.snapshot,
                 kv: caps.kv,
+                timers: caps.timers,
                 config: caps.config,
                 secrets: caps.secrets,
                 http,

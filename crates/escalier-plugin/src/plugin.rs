@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use escalier_core::event::{PluginCommand, PluginError, PluginState};
+use escalier_core::event::{PluginCommand, PluginError, PluginState, PluginTimer};
 use escalier_core::{EventKind, Producer, Reaction, Reactor, Record, Source, Ticket, Timestamp};
 use sha2::{Digest, Sha256};
 use wasmtime::Store;
@@ -325,6 +325,19 @@ impl LoadedPlugin {
             .subscribe
             .iter()
             .any(|s| s == "*" || s == event_type)
+    }
+
+    /// Whether the handler is offered `record`: a `plugin.timer` goes to
+    /// the plugin that set it (subscribed or not) and to no other; any
+    /// other record to subscribers, except the plugin that produced it.
+    pub fn takes(&self, record: &Record) -> bool {
+        match &record.event.kind {
+            EventKind::PluginTimer(t) => t.plugin == self.manifest.name,
+            _ => {
+                let own = matches!(&record.source, Source::Plugin { plugin, .. } if *plugin == self.manifest.name);
+                !own && self.subscribes(record.event.type_name())
+            }
+        }
     }
 
     /// Run `f` against an instance with the store's limits set. Never
@@ -668,11 +681,13 @@ impl LoadedPlugin {
             }
             Ok(Ok(actions)) => {
                 lock(&self.health.breaker).success();
-                if !output.kv.is_empty() {
+                if !output.kv.is_empty() || !output.timers.is_empty() {
                     let mut state = PluginState {
                         plugin: self.manifest.name.clone(),
                         set: BTreeMap::new(),
                         delete: Vec::new(),
+                        set_timers: BTreeMap::new(),
+                        cancel_timers: Vec::new(),
                     };
                     for (k, v) in output.kv {
                         match v {
@@ -680,6 +695,14 @@ impl LoadedPlugin {
                                 state.set.insert(k, v);
                             }
                             None => state.delete.push(k),
+                        }
+                    }
+                    for (k, at) in output.timers {
+                        match at {
+                            Some(at) => {
+                                state.set_timers.insert(k, at);
+                            }
+                            None => state.cancel_timers.push(k),
                         }
                     }
                     out.push(Reaction {
@@ -752,6 +775,7 @@ impl Reactor for LoadedPlugin {
     fn wants(&self, event_type: &str) -> bool {
         self.subscribes(event_type)
             || (event_type == PluginCommand::TYPE && !self.manifest.commands.is_empty())
+            || event_type == PluginTimer::TYPE
     }
 
     fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
@@ -760,8 +784,7 @@ impl Reactor for LoadedPlugin {
         {
             self.command(ticket, record, cmd, out);
         }
-        let own = matches!(&record.source, Source::Plugin { plugin, .. } if *plugin == self.manifest.name);
-        if !own && self.subscribes(record.event.type_name()) {
+        if self.takes(record) {
             self.handle(ticket, record, out);
         }
     }

@@ -3,9 +3,10 @@
 //! snapshot finishes on it, so no call ever sees a half-loaded plugin.
 //!
 //! Plugins are offered each record in name order: subscribers' handlers,
-//! and for `plugin.command` the addressed plugin's command export. A plugin
-//! is never offered records it produced itself (so `subscribe = ["*"]`
-//! does not feed a plugin its own output).
+//! for `plugin.command` the addressed plugin's command export, and for
+//! `plugin.timer` the handler of the plugin that set the timer (only). A
+//! plugin is never offered records it produced itself (so
+//! `subscribe = ["*"]` does not feed a plugin its own output).
 //!
 //! Two ways to hand the set to the processor:
 //! - [`PluginSet::reactors`]: one reactor per plugin, so each plugin sees
@@ -17,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use escalier_core::event::{Origin, PluginCommand, PluginError};
+use escalier_core::event::{Origin, PluginCommand, PluginError, PluginTimer};
 use escalier_core::{Clock, Event, EventKind, Producer, Reaction, Reactor, Record, Source, Ticket};
 
 use crate::convert;
@@ -239,6 +240,7 @@ impl Reactor for PluginSet {
     fn wants(&self, event_type: &str) -> bool {
         !self.subscribers(event_type).is_empty()
             || (self.has_commands && event_type == PluginCommand::TYPE)
+            || (!self.plugins.is_empty() && event_type == PluginTimer::TYPE)
     }
 
     fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
@@ -252,6 +254,13 @@ impl Reactor for PluginSet {
                 // Unloaded between the API's check and processing.
                 None => out.push(unknown_plugin(cmd)),
             }
+        }
+        if let EventKind::PluginTimer(t) = &record.event.kind {
+            // A timer of a plugin no longer loaded fires into the log only.
+            if let Some(p) = self.get(&t.plugin) {
+                p.handle(ticket, record, out);
+            }
+            return;
         }
         for &i in self.subscribers(record.event.type_name()) {
             let p = &self.plugins[i];

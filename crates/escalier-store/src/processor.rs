@@ -19,7 +19,7 @@
 //! policy or plugin reload takes effect between chunks, never in the
 //! middle of one input.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -311,13 +311,15 @@ pub(crate) struct Cached {
     indexed: Option<(Fingerprint, Indexed)>,
 }
 
-/// What a ticket's deadlines depend on: closed or not, its clocks and
-/// ladders, and the books version (see `escalier_core::timers::deadlines`).
+/// What a ticket's deadlines depend on: closed or not, its clocks,
+/// ladders and plugins' pending timers, and the books version (see
+/// `escalier_core::timers::deadlines`).
 #[derive(PartialEq)]
 struct Fingerprint {
     closed: bool,
     clocks: escalier_core::sla::ClockSet,
     ladders: escalier_core::ladder::LadderSet,
+    plugin_timers: BTreeMap<String, BTreeMap<String, escalier_core::ticket::PendingTimer>>,
     books: String,
 }
 
@@ -327,6 +329,7 @@ impl Fingerprint {
             closed: t.status == escalier_core::Status::Closed,
             clocks: t.clocks.clone(),
             ladders: t.ladders.clone(),
+            plugin_timers: t.plugin_timers.clone(),
             books: books.version.clone(),
         }
     }

@@ -1,17 +1,18 @@
 //! The approval plugin.
 //!
 //! - `action.require_approval`: the reducer has opened a pending approval
-//!   (`apr-<seq>.<index>`); notify the approvers and remember its deadline
-//!   (kv `due:<approval id>` = record time + `timeout_minutes`).
-//! - `approval.decided`: note and tag the decision; forget the deadline.
-//! - any other subscribed event: escalate to `escalate_to_tier` every
-//!   pending approval whose deadline has passed, once.
+//!   (`apr-<seq>.<index>`); notify the approvers and set a timer under the
+//!   approval's id for record time + `timeout_minutes`.
+//! - `approval.decided`: note and tag the decision; cancel the timer.
+//! - `plugin.timer` (the host calls the plugin with it when the timer's
+//!   time has passed, even if nothing else happened to the ticket):
+//!   escalate to `escalate_to_tier` if the approval is still pending.
 //!
-//! Time is `clock::now()`, the record's time, so a replay escalates at the
-//! same records.
+//! The host fires each timer once, durably, and at the same record in a
+//! replay; time is `clock::now()`, the record's time.
 
 use escalier_plugin_sdk::{
-    Action, Error, Event, Plugin, Ticket, action, clock, config, export_plugin, kv,
+    Action, Error, Event, Plugin, Ticket, action, clock, config, export_plugin, kv, timers,
 };
 use serde::Deserialize;
 
@@ -31,12 +32,31 @@ fn approval(ticket: &Ticket, id: &str) -> Result<Option<serde_json::Value>, Erro
 
 impl Plugin for Approvals {
     fn handle(ticket: Ticket, event: Event) -> Result<Vec<Action>, Error> {
+        adopt_kv_deadlines()?;
+        if let Some(t) = timers::fired(&event) {
+            return timed_out(&ticket, &t.key, t.due);
+        }
         match event.type_.as_str() {
             "action.require_approval" => requested(&ticket, &event),
             "approval.decided" => decided(&ticket, &event),
-            _ => overdue(&ticket),
+            _ => Ok(Vec::new()),
         }
     }
+}
+
+/// Version 0.1 kept deadlines in kv (`due:<approval id>`) and checked them
+/// only when another event arrived: turn any left on this ticket into timers.
+fn adopt_kv_deadlines() -> Result<(), Error> {
+    for key in kv::keys() {
+        let Some(id) = key.strip_prefix("due:") else {
+            continue;
+        };
+        if let Some(due) = kv::get(&key).and_then(|v| v.parse::<i64>().ok()) {
+            timers::set(id, due)?;
+        }
+        kv::delete(&key);
+    }
+    Ok(())
 }
 
 fn requested(ticket: &Ticket, event: &Event) -> Result<Vec<Action>, Error> {
@@ -47,10 +67,7 @@ fn requested(ticket: &Ticket, event: &Event) -> Result<Vec<Action>, Error> {
         return Ok(Vec::new());
     };
     let minutes = config::get::<i64>("timeout_minutes")?.unwrap_or(240);
-    kv::set(
-        &format!("due:{id}"),
-        &(clock::now() + minutes * 60_000).to_string(),
-    )?;
+    timers::set_after(&id, minutes.saturating_mul(timers::MINUTE))?;
     Ok(vec![action::notify(
         approvers()?,
         format!(
@@ -74,7 +91,7 @@ fn decided(ticket: &Ticket, event: &Event) -> Result<Vec<Action>, Error> {
         reason: String,
     }
     let d: Decided = event.data()?;
-    kv::delete(&format!("due:{}", d.approval_id));
+    timers::cancel(&d.approval_id);
     let kind = approval(ticket, &d.approval_id)?
         .and_then(|a| a["kind"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "approval".into());
@@ -89,38 +106,28 @@ fn decided(ticket: &Ticket, event: &Event) -> Result<Vec<Action>, Error> {
     ])
 }
 
-fn overdue(ticket: &Ticket) -> Result<Vec<Action>, Error> {
-    let now = clock::now();
-    let tier = config::get::<u8>("escalate_to_tier")?.unwrap_or(3);
-    let mut out = Vec::new();
-    for key in kv::keys() {
-        let Some(id) = key.strip_prefix("due:") else {
-            continue;
-        };
-        let due: i64 = kv::get(&key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(i64::MAX);
-        if due > now {
-            continue;
-        }
-        kv::delete(&key);
-        let pending = approval(ticket, id)?.is_some_and(|a| a["state"] == "pending");
-        if pending {
-            let minutes = (now - due) / 60_000;
-            out.push(action::escalate(
-                tier,
-                format!("approval {id} undecided past its deadline ({minutes} min late)"),
-            ));
-            out.push(action::notify(
-                approvers()?,
-                format!(
-                    "Approval {id} on {} is overdue; escalated to tier {tier}",
-                    ticket.id
-                ),
-            ));
-        }
+/// The timer of approval `id` fired: escalate if nobody decided it.
+fn timed_out(ticket: &Ticket, id: &str, due: i64) -> Result<Vec<Action>, Error> {
+    let pending = approval(ticket, id)?.is_some_and(|a| a["state"] == "pending");
+    if !pending {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let tier = config::get::<u8>("escalate_to_tier")?.unwrap_or(3);
+    let late = (clock::now() - due) / timers::MINUTE;
+    let mut reason = format!("approval {id} undecided past its deadline");
+    if late > 0 {
+        reason.push_str(&format!(" ({late} min late)"));
+    }
+    Ok(vec![
+        action::escalate(tier, reason),
+        action::notify(
+            approvers()?,
+            format!(
+                "Approval {id} on {} is overdue; escalated to tier {tier}",
+                ticket.id
+            ),
+        ),
+    ])
 }
 
 export_plugin!(Approvals);

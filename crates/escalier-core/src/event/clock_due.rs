@@ -13,7 +13,8 @@ use crate::error::Rejection;
 #[serde(deny_unknown_fields)]
 pub struct ClockDue {
     /// The deadline's key, as `timers::deadlines` gave it
-    /// (`sla:first_response:0:breach`, `ladder:major-incident:0:2`).
+    /// (`sla:first_response:0:breach`, `ladder:major-incident:0:2`,
+    /// `plugin:approval:7:apr-7.1`).
     pub key: String,
     /// When the index said it was due. Informational: firing re-derives
     /// the due instant from the ticket.
@@ -23,7 +24,14 @@ pub struct ClockDue {
 impl ClockDue {
     pub const TYPE: &'static str = "clock.due";
 
+    /// Longest key, in bytes: a plugin timer's key holds the plugin's
+    /// name (64), a seq (20) and the timer's own key (64).
+    pub const MAX_KEY_LEN: usize = 256;
+
     pub(crate) fn validate(&self) -> Result<(), Rejection> {
-        check::name("key", &self.key)
+        if self.key.trim().is_empty() {
+            return Err(Rejection::invalid("key", "must not be empty"));
+        }
+        check::text("key", &self.key, Self::MAX_KEY_LEN)
     }
 }

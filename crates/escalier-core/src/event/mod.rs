@@ -22,6 +22,7 @@ mod ladder_level_reached;
 mod plugin_command;
 mod plugin_error;
 mod plugin_state;
+mod plugin_timer;
 mod policy_error;
 mod policy_migrated;
 mod sla_fired;
@@ -53,7 +54,8 @@ pub use delivery_requested::{DeliveryRequested, Header};
 pub use ladder_acknowledged::LadderAcknowledged;
 pub use plugin_command::PluginCommand;
 pub use plugin_error::PluginError;
-pub use plugin_state::PluginState;
+pub use plugin_state::{PluginState, valid_timer_key};
+pub use plugin_timer::PluginTimer;
 pub use policy_error::PolicyError;
 pub use policy_migrated::PolicyMigrated;
 pub use sla_met::SlaMet;
@@ -92,6 +94,7 @@ pub const INTERNAL_TYPES: &[&str] = &[
     PolicyError::TYPE,
     PluginError::TYPE,
     PluginState::TYPE,
+    PluginTimer::TYPE,
     DeliveryRequested::TYPE,
     DeliveryFailed::TYPE,
     ChecklistOpened::TYPE,
@@ -150,8 +153,10 @@ pub enum EventKind {
     PolicyError(PolicyError),
     /// A plugin trapped, timed out or hit a limit while handling an event.
     PluginError(PluginError),
-    /// A plugin's key-value writes for this ticket.
+    /// A plugin's key-value writes and timer changes for this ticket.
     PluginState(PluginState),
+    /// A timer a plugin set came due.
+    PluginTimer(PluginTimer),
     /// A plugin asked for an outbound HTTP request (sent after commit).
     DeliveryRequested(DeliveryRequested),
     /// An outbound request was given up.
@@ -205,6 +210,7 @@ impl EventKind {
             EventKind::PolicyError(_) => PolicyError::TYPE,
             EventKind::PluginError(_) => PluginError::TYPE,
             EventKind::PluginState(_) => PluginState::TYPE,
+            EventKind::PluginTimer(_) => PluginTimer::TYPE,
             EventKind::DeliveryRequested(_) => DeliveryRequested::TYPE,
             EventKind::DeliveryFailed(_) => DeliveryFailed::TYPE,
             EventKind::ChecklistOpened(_) => ChecklistOpened::TYPE,
@@ -245,6 +251,7 @@ impl EventKind {
             PolicyError::TYPE => EventKind::PolicyError(decode_data(data)?),
             PluginError::TYPE => EventKind::PluginError(decode_data(data)?),
             PluginState::TYPE => EventKind::PluginState(decode_data(data)?),
+            PluginTimer::TYPE => EventKind::PluginTimer(decode_data(data)?),
             DeliveryRequested::TYPE => EventKind::DeliveryRequested(decode_data(data)?),
             DeliveryFailed::TYPE => EventKind::DeliveryFailed(decode_data(data)?),
             ChecklistOpened::TYPE => EventKind::ChecklistOpened(decode_data(data)?),
@@ -282,6 +289,7 @@ impl EventKind {
             EventKind::Action(a) => a.validate(),
             EventKind::PolicyError(_) | EventKind::PluginError(_) => Ok(()),
             EventKind::PluginState(d) => d.validate(),
+            EventKind::PluginTimer(d) => d.validate(),
             EventKind::DeliveryRequested(d) => d.validate(),
             EventKind::DeliveryFailed(d) => d.validate(),
             EventKind::ChecklistOpened(d) => d.validate(),
@@ -312,6 +320,7 @@ impl EventKind {
             EventKind::PolicyError(d) => st.serialize_field("data", d),
             EventKind::PluginError(d) => st.serialize_field("data", d),
             EventKind::PluginState(d) => st.serialize_field("data", d),
+            EventKind::PluginTimer(d) => st.serialize_field("data", d),
             EventKind::DeliveryRequested(d) => st.serialize_field("data", d),
             EventKind::DeliveryFailed(d) => st.serialize_field("data", d),
             EventKind::ChecklistOpened(d) => st.serialize_field("data", d),

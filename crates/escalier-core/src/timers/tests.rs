@@ -997,6 +997,276 @@ fn the_documented_ladders_example_loads() {
 }
 
 // ---------------------------------------------------------------------
+// Plugin timers: set in `plugin.state`, indexed by `deadlines`, fired once
+// by a tick as `plugin.timer`.
+
+/// Stands in for a plugin with `capabilities.timers`: an agent comment
+/// `timer <key> <minutes>` sets a timer that far from the record's time,
+/// `cancel <key>` cancels it; a `plugin.timer` for it escalates one tier,
+/// and one for key `again` sets `again` once more at the same instant.
+struct TimerPlugin;
+
+fn timer_producer() -> Producer {
+    Producer::Plugin {
+        plugin: "approval".into(),
+        version: "0.2.0".into(),
+        hash: "sha256:0".into(),
+    }
+}
+
+impl Reactor for TimerPlugin {
+    fn wants(&self, event_type: &str) -> bool {
+        matches!(event_type, "comment.added" | "plugin.timer")
+    }
+
+    fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
+        let state = |set: Vec<(&str, Timestamp)>, cancel: Vec<&str>| Reaction {
+            producer: timer_producer(),
+            kind: EventKind::PluginState(crate::event::PluginState {
+                plugin: "approval".into(),
+                set: Default::default(),
+                delete: Vec::new(),
+                set_timers: set.into_iter().map(|(k, t)| (k.to_owned(), t)).collect(),
+                cancel_timers: cancel.into_iter().map(str::to_owned).collect(),
+            }),
+        };
+        match &record.event.kind {
+            EventKind::CommentAdded(c) => {
+                let words: Vec<&str> = c.body.split(' ').collect();
+                match words.as_slice() {
+                    ["timer", key, mins] => {
+                        let at =
+                            record.recorded_at + SignedDuration::from_mins(mins.parse().unwrap());
+                        out.push(state(vec![(key, at)], vec![]));
+                    }
+                    ["cancel", key] => out.push(state(vec![], vec![key])),
+                    _ => {}
+                }
+            }
+            EventKind::PluginTimer(t) if t.plugin == "approval" => {
+                let tier = (ticket.tier.get() + 1).min(4);
+                out.push(Reaction {
+                    producer: timer_producer(),
+                    kind: EventKind::decode(
+                        "action.escalate",
+                        &json!({"tier": tier, "reason": format!("timer {}", t.key)}).to_string(),
+                        Origin::Internal,
+                    )
+                    .unwrap(),
+                });
+                if t.key == "again" {
+                    out.push(state(vec![("again", t.due)], vec![]));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn agent(sim: &mut Sim, at: &str, body: &str) -> Vec<Record> {
+    sim.send(
+        at,
+        "comment.added",
+        json!({"author": {"kind": "agent"}, "body": body}),
+    )
+}
+
+fn plugin_deadlines(sim: &Sim) -> Vec<Due> {
+    sim.deadlines()
+        .into_iter()
+        .filter(|d| d.key.starts_with("plugin:"))
+        .collect()
+}
+
+#[test]
+fn a_plugin_timer_is_indexed_and_fires_once_on_a_silent_ticket() {
+    let mut sim = Sim::with_books(Books::empty(), vec![&TimerPlugin]);
+    sim.create("2026-03-02T09:00:00Z", "normal", false);
+    agent(&mut sim, "2026-03-02T09:01:00Z", "timer apr-2.1 240");
+    // The ticket's durable state holds it; the host's index gets its key.
+    let pending = sim.ticket().plugin_timers["approval"]["apr-2.1"];
+    assert_eq!((pending.at, pending.seq), (ts("2026-03-02T13:01:00Z"), 2));
+    assert_eq!(
+        plugin_deadlines(&sim),
+        vec![Due {
+            at: ts("2026-03-02T13:01:00Z"),
+            key: "plugin:approval:2:apr-2.1".into()
+        }]
+    );
+
+    // Nothing else happens on the ticket; only the scheduler's ticks.
+    let early = sim.tick("2026-03-02T13:00:59.999Z", "plugin:approval:2:apr-2.1");
+    assert!(early.is_empty(), "never early: {:?}", types(&early));
+    assert_eq!(plugin_deadlines(&sim).len(), 1, "still pending");
+
+    let out = sim.tick("2026-03-02T13:01:00Z", "plugin:approval:2:apr-2.1");
+    assert_eq!(types(&out), ["plugin.timer", "action.escalate"]);
+    let EventKind::PluginTimer(t) = &out[0].event.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        (t.plugin.as_str(), t.key.as_str(), t.due),
+        ("approval", "apr-2.1", ts("2026-03-02T13:01:00Z"))
+    );
+    assert_eq!(
+        out[0].source,
+        Source::Clock {
+            trigger: 0,
+            depth: 1
+        }
+    );
+    assert_eq!(sim.ticket().tier.get(), 2);
+    assert!(
+        sim.ticket().plugin_timers.is_empty(),
+        "a fired timer leaves"
+    );
+    assert!(plugin_deadlines(&sim).is_empty());
+
+    // The same tick again (a restart re-emitting it) fires nothing.
+    let again = sim.tick("2026-03-02T13:05:00Z", "plugin:approval:2:apr-2.1");
+    assert!(again.is_empty(), "{:?}", types(&again));
+    assert_eq!(sim.ticket().tier.get(), 2);
+    assert_eq!(sim.replayed(), *sim.ticket());
+}
+
+#[test]
+fn a_cancelled_or_moved_plugin_timer_ignores_its_old_tick() {
+    let mut sim = Sim::with_books(Books::empty(), vec![&TimerPlugin]);
+    sim.create("2026-03-02T09:00:00Z", "normal", false);
+    agent(&mut sim, "2026-03-02T09:00:00Z", "timer a 10");
+    agent(&mut sim, "2026-03-02T09:00:00Z", "timer b 10");
+    agent(&mut sim, "2026-03-02T09:01:00Z", "cancel a");
+    agent(&mut sim, "2026-03-02T09:02:00Z", "timer b 60");
+    assert_eq!(
+        plugin_deadlines(&sim),
+        vec![Due {
+            at: ts("2026-03-02T10:02:00Z"),
+            key: "plugin:approval:5:b".into()
+        }]
+    );
+    assert!(
+        sim.tick("2026-03-02T09:10:00Z", "plugin:approval:2:a")
+            .is_empty()
+    );
+    assert!(
+        sim.tick("2026-03-02T09:10:00Z", "plugin:approval:3:b")
+            .is_empty()
+    );
+    assert_eq!(sim.ticket().tier.get(), 1);
+    let out = sim.tick("2026-03-02T10:02:00Z", "plugin:approval:5:b");
+    assert_eq!(types(&out), ["plugin.timer", "action.escalate"]);
+    // Unknown plugins and keys that do not parse fire nothing.
+    assert!(
+        sim.tick("2026-03-02T11:00:00Z", "plugin:other:5:b")
+            .is_empty()
+    );
+    assert!(
+        sim.tick("2026-03-02T11:00:00Z", "plugin:approval:x:b")
+            .is_empty()
+    );
+    assert_eq!(sim.replayed(), *sim.ticket());
+}
+
+#[test]
+fn a_plugin_timer_set_again_after_firing_is_a_new_deadline() {
+    let mut sim = Sim::with_books(Books::empty(), vec![&TimerPlugin]);
+    sim.create("2026-03-02T09:00:00Z", "normal", false);
+    agent(&mut sim, "2026-03-02T09:00:00Z", "timer again 5");
+    let out = sim.tick("2026-03-02T09:05:00Z", "plugin:approval:2:again");
+    assert_eq!(
+        types(&out),
+        ["plugin.timer", "action.escalate", "plugin.state"]
+    );
+    // Same key, same instant, set while processing seq 3: another key, so
+    // the scheduler's tick (its id derived from ticket, key and instant)
+    // is another event, not a duplicate of the first.
+    assert_eq!(
+        plugin_deadlines(&sim),
+        vec![Due {
+            at: ts("2026-03-02T09:05:00Z"),
+            key: "plugin:approval:3:again".into()
+        }]
+    );
+    let out = sim.tick("2026-03-02T09:05:00Z", "plugin:approval:3:again");
+    assert_eq!(
+        types(&out),
+        ["plugin.timer", "action.escalate", "plugin.state"]
+    );
+    assert_eq!(sim.ticket().tier.get(), 3);
+    assert_eq!(sim.replayed(), *sim.ticket());
+}
+
+#[test]
+fn plugin_timers_of_a_closed_ticket_are_not_indexed() {
+    let mut sim = Sim::with_books(Books::empty(), vec![&TimerPlugin]);
+    sim.create("2026-03-02T09:00:00Z", "normal", false);
+    agent(&mut sim, "2026-03-02T09:00:00Z", "timer a 10");
+    sim.send(
+        "2026-03-02T09:01:00Z",
+        "status.changed",
+        json!({"status": "solved"}),
+    );
+    assert_eq!(
+        plugin_deadlines(&sim).len(),
+        1,
+        "a solved ticket may reopen"
+    );
+    sim.send(
+        "2026-03-02T09:02:00Z",
+        "status.changed",
+        json!({"status": "closed"}),
+    );
+    assert!(sim.deadlines().is_empty());
+}
+
+#[test]
+fn plugin_state_carries_timers_on_the_wire_and_checks_their_keys() {
+    let json = r#"{"id":"esc:2.1","type":"plugin.state","ticket_id":"T-1","occurred_at":"2026-03-02T09:00:00Z","data":{"plugin":"approval","set_timers":{"apr-2.1":"2026-03-02T13:00:00Z"},"cancel_timers":["apr-1.1"]}}"#;
+    let ev = Event::decode_one(json, Origin::Internal).unwrap();
+    let EventKind::PluginState(s) = &ev.kind else {
+        unreachable!()
+    };
+    assert_eq!(s.set_timers["apr-2.1"], ts("2026-03-02T13:00:00Z"));
+    assert_eq!(s.cancel_timers, ["apr-1.1"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(json).unwrap(),
+        serde_json::to_value(&ev).unwrap()
+    );
+    // State without timers keeps its old shape.
+    let kv = r#"{"plugin":"approval","set":{"k":"v"}}"#;
+    let s: crate::event::PluginState = serde_json::from_str(kv).unwrap();
+    assert_eq!(serde_json::to_string(&s).unwrap(), kv);
+
+    for (bad, field) in [
+        (
+            r#"{"plugin":"p","set_timers":{"a b":"2026-03-02T13:00:00Z"}}"#,
+            "data.set_timers.a b",
+        ),
+        (
+            r#"{"plugin":"p","cancel_timers":[""]}"#,
+            "data.cancel_timers[0]",
+        ),
+    ] {
+        let json = format!(
+            r#"{{"id":"x","type":"plugin.state","ticket_id":"T-1","occurred_at":"2026-03-02T09:00:00Z","data":{bad}}}"#
+        );
+        assert_eq!(
+            Event::decode_one(&json, Origin::Internal)
+                .unwrap_err()
+                .field,
+            field
+        );
+    }
+    let long = "k".repeat(crate::event::PluginState::MAX_TIMER_KEY_LEN);
+    assert!(crate::event::valid_timer_key(&long));
+    assert!(!crate::event::valid_timer_key(&format!("{long}k")));
+    // The longest plugin deadline key still makes a valid tick.
+    let key = format!("plugin:{}:{}:{long}", "p".repeat(64), u64::MAX);
+    let tick = json!({"id":"t","type":"clock.due","ticket_id":"T","occurred_at":"2026-03-09T10:00:00Z","data":{"key": key,"due":"2026-03-09T10:00:00Z"}});
+    assert!(Event::decode_one(&tick.to_string(), Origin::Internal).is_ok());
+}
+
+// ---------------------------------------------------------------------
 // Replay: a fold of the recorded log rebuilds the stored ticket.
 
 #[derive(Debug, Clone)]
@@ -1014,6 +1284,10 @@ enum Op {
     Tick(usize, i64),
     /// Swap the books for the other version.
     Reload,
+    /// A plugin sets timer `again` or `t<n>` this many minutes ahead.
+    Timer(u8, i64),
+    /// A plugin cancels timer `t<n>` (or `again`).
+    Cancel(u8),
 }
 
 fn op() -> impl Strategy<Value = (i64, Op)> {
@@ -1030,6 +1304,8 @@ fn op() -> impl Strategy<Value = (i64, Op)> {
             1 => any::<bool>().prop_map(Op::Ack),
             6 => (0usize..8, prop_oneof![Just(0i64), Just(-1), Just(1), Just(7200)]).prop_map(|(n, o)| Op::Tick(n, o)),
             1 => Just(Op::Reload),
+            2 => (0u8..3, 0i64..300).prop_map(|(k, m)| Op::Timer(k, m)),
+            1 => (0u8..3).prop_map(Op::Cancel),
         ],
     )
 }
@@ -1073,7 +1349,8 @@ proptest! {
     fn replaying_the_log_rebuilds_the_ticket(ops in proptest::collection::vec(op(), 1..40)) {
         let other = books(&SLA.replace("\"30m\"", "\"45m\"").replace("8h", "6h"), &LADDERS.replace("\"15m\"", "\"10m\""));
         let mut versions = [books(SLA, LADDERS), other];
-        let mut sim = Sim::with_books(versions[0].clone(), vec![&URGENT_LADDER, &ON_BREACH]);
+        let mut sim = Sim::with_books(versions[0].clone(), vec![&URGENT_LADDER, &ON_BREACH, &TimerPlugin]);
+        let timer_key = |k: u8| if k == 0 { "again".to_owned() } else { format!("t{k}") };
         let mut now = ts("2026-03-27T08:00:00Z");
         sim.input(now, Source::Webhook { delivery: None }, "ticket.created",
             json!({"subject": "s", "channel": "web", "priority": "urgent", "requester": {"id": "c"}})).unwrap();
@@ -1102,6 +1379,7 @@ proptest! {
                         match &rec.event.kind {
                             EventKind::SlaBreached(f) | EventKind::SlaWarning(f) => prop_assert!(f.fired_at >= f.due),
                             EventKind::LadderLevelReached(l) => prop_assert!(l.reached_at >= l.due),
+                            EventKind::PluginTimer(t) => prop_assert!(rec.recorded_at >= t.due),
                             _ => {}
                         }
                     }
@@ -1110,6 +1388,10 @@ proptest! {
                     }
                     r
                 }
+                Op::Timer(k, mins) => sim.input(now, web, "comment.added",
+                    json!({"author": {"kind": "agent"}, "body": format!("timer {} {mins}", timer_key(k))})),
+                Op::Cancel(k) => sim.input(now, web, "comment.added",
+                    json!({"author": {"kind": "agent"}, "body": format!("cancel {}", timer_key(k))})),
                 Op::Reload => {
                     versions.swap(0, 1);
                     sim.reload(now, versions[0].clone());
@@ -1120,5 +1402,15 @@ proptest! {
             let _ = r;
         }
         prop_assert_eq!(&sim.replayed(), sim.ticket());
+        // Each timer setting fires at most once.
+        let mut fired = std::collections::BTreeSet::new();
+        for (rec, _) in &sim.log {
+            if let (EventKind::PluginTimer(_), Some(EventKind::ClockDue(d))) = (
+                &rec.event.kind,
+                sim.log.iter().find(|(r, _)| r.seq == rec.seq && r.index == 0).map(|(r, _)| &r.event.kind),
+            ) {
+                prop_assert!(fired.insert(d.key.clone()), "{} fired twice", d.key);
+            }
+        }
     }
 }

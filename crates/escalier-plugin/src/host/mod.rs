@@ -12,6 +12,7 @@
 //! | `config.get` | trap (key not listed) | none |
 //! | `config.secret` | trap (name not listed) | `not-found` (operator has not set it) |
 //! | `outbound-http.send` | trap | `denied` (+ `plugin.error`), `invalid-input`, `quota-exceeded` |
+//! | `timers.*` | trap | `set`: `invalid-input` (key, time), `quota-exceeded`, `denied` in an adapter |
 
 mod clock;
 mod config;
@@ -19,6 +20,7 @@ mod http;
 mod kv;
 mod log;
 mod snapshot;
+mod timers;
 
 use crate::bindings::escalier::plugin::types;
 use crate::call::CallState;

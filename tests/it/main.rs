@@ -7,6 +7,7 @@
 mod util;
 
 mod auth;
+mod cli;
 mod clocks;
 mod crash;
 mod examples;

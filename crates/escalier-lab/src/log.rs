@@ -34,7 +34,8 @@ pub enum LogError {
     /// A server holds the database.
     #[error(
         "{} is in use by a running server (it opens its database exclusively); stop the server, \
-         or run `escalier export` on a stopped copy and pass the export with --log",
+         or export its log through the API (`escalier export --url URL --out log.ndjson`) and \
+         pass the export with --log",
         .path.display()
     )]
     Locked { path: PathBuf },

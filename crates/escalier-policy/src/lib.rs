@@ -30,6 +30,7 @@
 //! - [`registry`]: `PolicyRegistry`, the serving set, all-or-nothing reload, status.
 //! - [`mod@watch`]: hot reload from file-system events.
 //! - [`error`]: `LoadError`, `WatchError`, and `Error` over both.
+//! - [`check`]: `escalier check`'s report: every file and its problems.
 //!
 //! # Metrics
 //!
@@ -40,6 +41,7 @@
 //! `escalier_policy_reloads_total{outcome}`.
 
 mod api;
+pub mod check;
 mod compile;
 pub mod diagnostic;
 pub mod engine;

@@ -165,7 +165,7 @@ impl PolicySet {
         }
     }
 
-    fn build(
+    pub(crate) fn build(
         engine: &Arc<PolicyEngine>,
         mut files: Vec<SourceFile>,
     ) -> Result<PolicySet, LoadError> {
@@ -349,7 +349,7 @@ fn data_files(files: &[SourceFile]) -> Result<Books, Vec<Diagnostic>> {
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    Books::parse(texts[0].as_deref(), texts[1].as_deref()).map_err(|e| {
+    let diagnostic = |e: &escalier_core::timers::BooksError| {
         let name = e.file.as_str();
         let file = files
             .iter()
@@ -367,7 +367,20 @@ fn data_files(files: &[SourceFile]) -> Result<Books, Vec<Diagnostic>> {
         } else {
             format!("`{}`: {}", e.error.key, e.error.message)
         };
-        vec![Diagnostic::new(&file, at, Code::InvalidData, message)]
+        Diagnostic::new(&file, at, Code::InvalidData, message)
+    };
+    Books::parse(texts[0].as_deref(), texts[1].as_deref()).map_err(|e| {
+        let mut out = vec![diagnostic(&e)];
+        // Parsing stops at a broken sla.toml: check ladders.toml on its own
+        // too, so one run reports both. Its calendar names (defined in
+        // sla.toml) cannot be judged then, so those errors are left out.
+        if e.file == escalier_core::timers::BooksFile::Sla
+            && let Err(l) = Books::parse(None, texts[1].as_deref())
+            && l.error.code != escalier_core::calendar::ConfigErrorCode::UnknownName
+        {
+            out.push(diagnostic(&l));
+        }
+        out
     })
 }
 

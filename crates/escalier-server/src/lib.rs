@@ -12,6 +12,7 @@
 //! - [`webhook`]: Standard Webhooks signature verification and secrets.
 //! - [`v1::events`]: `POST /v1/events` (ingest), `GET /v1/events` (log tail).
 //! - [`v1::tickets`]: `GET /v1/tickets`, `GET /v1/tickets/{id}`.
+//! - [`v1::explain`]: `GET /v1/tickets/{id}/explain` (a ticket's story).
 //! - [`v1::policies`]: `GET /v1/policies`.
 //! - [`v1::admin`]: `/v1/admin/clock` (simulated time).
 //! - [`v1::decisions`]: acknowledgements, approval decisions, checklist ticks.
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1::events::router(&state))
         .merge(v1::tickets::router(&state))
+        .merge(v1::explain::router(&state))
         .merge(v1::policies::router(&state))
         .merge(v1::admin::router(&state))
         .merge(v1::decisions::router(&state))

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod decisions;
 pub mod events;
+pub mod explain;
 pub mod migrate;
 pub mod plugins;
 pub mod policies;

@@ -62,7 +62,7 @@ fn vocab<T>(
 }
 
 /// Wait until the processor has applied `wait_for_seq`, if asked.
-async fn wait(st: &AppState, q: &HashMap<String, String>) -> Result<(), ApiError> {
+pub(crate) async fn wait(st: &AppState, q: &HashMap<String, String>) -> Result<(), ApiError> {
     let seq = number(q, "wait_for_seq", 0, 0, u64::MAX)?;
     if seq == 0 {
         return Ok(());

@@ -1,5 +1,6 @@
-//! `escalier check [DIR]`: compile every policy the way the server would
-//! and print each error as `file:line:col`. Exit 1 if any.
+//! `escalier check [DIR]`: compile every policy and read `sla.toml` and
+//! `ladders.toml` the way the server would, print every error as
+//! `file:line:col`, then one line saying what was checked. Exit 1 if any.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,8 +8,10 @@ use std::process::ExitCode;
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 
-/// Compile the escalation policies and report every error as file:line:col
-/// (exit status 1 if there are errors). Nothing is started or changed.
+/// Check a policies directory: every `*.rhai` policy, `sla.toml` and
+/// `ladders.toml`, each on its own, every error as file:line:col, then a
+/// summary (`policies: 8 ok; sla.toml: ok; ladders.toml: 1 error`). Exit
+/// status 1 if any file has errors. Nothing is started or changed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Policies directory. Default: policies.dir from the configuration (./policies).
@@ -26,26 +29,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dir.display()
     );
     let engine = std::sync::Arc::new(escalier_policy::PolicyEngine::new(cfg.policies.limits));
-    match escalier_policy::PolicySet::load_dir_with(&engine, &dir) {
-        Ok(set) => {
-            println!(
-                "{}: {} policies OK (set version {})",
-                dir.display(),
-                set.len(),
-                set.version()
-            );
+    let report = escalier_policy::check::check(&engine, &dir);
+    for d in report.diagnostics() {
+        eprintln!("{d}");
+    }
+    match &report.version {
+        Some(version) if report.ok() => {
+            println!("{}: {report} (set version {version})", dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("{d}");
-            }
-            let n = e.diagnostics.len();
-            eprintln!(
-                "{}: {n} error{}; a server would reject this set and keep the one it has",
-                dir.display(),
-                if n == 1 { "" } else { "s" }
-            );
+        _ => {
+            println!("{}: {report}", dir.display());
+            eprintln!("a server would reject this set and keep the one it has");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -1,6 +1,7 @@
-//! `escalier explain TICKET`: the story of one ticket from a stopped
-//! server's data directory or an export: every event, clock, ladder step
-//! and action, and what made each.
+//! `escalier explain TICKET`: the story of one ticket: every event, clock,
+//! ladder step and action, and what made each. From a running server
+//! (`--url`, through `GET /v1/tickets/{id}/explain`), an export (`--log`),
+//! or a stopped server's data directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,19 +10,26 @@ use std::sync::Arc;
 use escalier_lab::explain;
 
 use super::ConfigArgs;
+use super::remote::{self, Remote, RemoteArgs};
 use super::replay::LogArgs;
 
 /// Tell a ticket's story: events, SLA clocks (started, paused, warned,
-/// breached, met), ladder steps and actions, each with the policy file, hash
-/// and line that produced it and the record it reacted to.
+/// breached, met), ladder steps and actions, each with the policy file and
+/// hash that produced it and the record it reacted to. With --url it asks a
+/// running server (which holds its data directory locked); otherwise it
+/// reads an export (--log) or a stopped server's data directory, and also
+/// finds the policy line of each action in the policies directory.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The ticket id.
     ticket: String,
     #[command(flatten)]
+    remote: RemoteArgs,
+    #[command(flatten)]
     log: LogArgs,
     /// Policies directory to locate policies and derive clock changes with
-    /// (the one the log was processed with). Default: policies.dir.
+    /// (the one the log was processed with). Default: policies.dir. Not
+    /// used with --url: the server uses its own.
     #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = super::test::Format::Text)]
@@ -31,6 +39,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(server) = Remote::from_args(&args.remote)? {
+        return from_server(&server, &args);
+    }
     let (cfg, policies) = args.log.load(&args.config, args.policies.clone())?;
     let policies = match policies {
         Ok(p) => Some(p),
@@ -52,7 +63,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             records
         }
-        None => escalier_lab::log::open_store(&cfg.db_path())?.timeline(&args.ticket)?,
+        None => remote::open_stopped(
+            &cfg.db_path(),
+            &format!(
+                "ask it instead: escalier explain --url http://{} {} (with a `read` token in --token or ESCALIER_API_TOKEN)",
+                cfg.server.listen, args.ticket
+            ),
+        )?
+        .timeline(&args.ticket)?,
     };
     let books = policies.as_ref().map(|p| Arc::clone(p.books()));
     let Some(story) = explain::explain(records, &args.ticket, books.as_deref(), policies.as_ref())
@@ -62,6 +80,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.format {
         super::test::Format::Text => print!("{}", explain::render(&story)),
         super::test::Format::Json => println!("{}", serde_json::to_string_pretty(&story)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `GET /v1/tickets/{id}/explain`, printed as the server tells it.
+fn from_server(server: &Remote, args: &Args) -> anyhow::Result<ExitCode> {
+    let format = match args.format {
+        super::test::Format::Text => "text",
+        super::test::Format::Json => "json",
+    };
+    let (status, body) = server.get(
+        &["v1", "tickets", &args.ticket, "explain"],
+        &[("format", format.to_owned())],
+    )?;
+    if status != 200 {
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if status == 404 && answer["error"]["field"] == "id" {
+            anyhow::bail!("no ticket {} on this server", args.ticket);
+        }
+        return Err(remote::refusal(status, &body));
+    }
+    match args.format {
+        super::test::Format::Text => print!("{}", String::from_utf8_lossy(&body)),
+        super::test::Format::Json => {
+            let story: serde_json::Value = serde_json::from_slice(&body)?;
+            println!("{}", serde_json::to_string_pretty(&story)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,24 +1,30 @@
 //! `escalier export` and `escalier import`: the log as newline-delimited
 //! JSON, one record per line in log order (each input followed by what it
 //! caused). The portable form of a data directory: backups, moving data,
-//! and backtests elsewhere (`escalier replay --log`).
+//! and backtests elsewhere (`escalier replay --log`). Export reads a
+//! stopped server's data directory, or a running server's log through
+//! `GET /v1/events` (`--url`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use escalier_core::Record;
 use escalier_store::import::ImportError;
 use escalier_store::{Store, StoreOptions};
+use serde_json::value::RawValue;
 
 use super::ConfigArgs;
+use super::remote::{self, Remote, RemoteArgs};
 use crate::config::{Config, Overrides};
 
-/// Write the log as NDJSON (one record per line, in log order). The server
-/// must be stopped (the database is opened exclusively): export a copy of
-/// the data directory to leave a live server untouched.
+/// Write the log as NDJSON (one record per line, in log order, each input
+/// followed by what it caused; processed records only). From a running
+/// server with --url (through GET /v1/events, a `read` token needed), or
+/// from a stopped server's data directory (a running server holds it
+/// locked).
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output file; `-` (default) writes to standard output.
@@ -27,9 +33,11 @@ pub struct ExportArgs {
     /// Start after this input seq.
     #[arg(long, default_value_t = 0)]
     after: u64,
-    /// Data directory. Overrides storage.data_dir.
+    /// Data directory. Overrides storage.data_dir. Not used with --url.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -67,19 +75,21 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         ..Overrides::default()
     };
     let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    anyhow::ensure!(
-        cfg.db_path().is_file(),
-        "no database at {}",
-        cfg.db_path().display()
-    );
-    let store = open(&cfg)?;
-    let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
-        Box::new(BufWriter::new(std::io::stdout().lock()))
-    } else {
-        Box::new(BufWriter::new(
-            File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
-        ))
-    };
+    if let Some(server) = Remote::from_args(&args.remote)? {
+        let mut out = output(&args.out)?;
+        let n = export_remote(&server, args.after, &mut out)?;
+        out.flush()?;
+        eprintln!("exported {n} records");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = remote::open_stopped(
+        &cfg.db_path(),
+        &format!(
+            "export through its API instead: escalier export --url http://{} (with a `read` token in --token or ESCALIER_API_TOKEN)",
+            cfg.server.listen
+        ),
+    )?;
+    let mut out = output(&args.out)?;
     let mut n = 0u64;
     let mut io_error = None;
     store.for_each_record(|r| {
@@ -99,6 +109,53 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     eprintln!("exported {n} records");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Standard output for `-`, else a new file.
+fn output(path: &Path) -> anyhow::Result<Box<dyn Write>> {
+    Ok(if path.as_os_str() == "-" {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        ))
+    })
+}
+
+/// A page of `GET /v1/events`, records kept as the server wrote them.
+#[derive(serde::Deserialize)]
+struct Page {
+    records: Vec<Box<RawValue>>,
+    next_after: u64,
+}
+
+/// Inputs per page: the most `GET /v1/events` gives.
+const PAGE: u32 = 1000;
+
+/// Page through a running server's log after input `after` until the
+/// processed end; each record written as the server sent it. Returns the
+/// number of records.
+fn export_remote(server: &Remote, mut after: u64, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut n = 0u64;
+    loop {
+        let (status, body) = server.get(
+            &["v1", "events"],
+            &[("after", after.to_string()), ("limit", PAGE.to_string())],
+        )?;
+        if status != 200 {
+            return Err(remote::refusal(status, &body));
+        }
+        let page: Page =
+            serde_json::from_slice(&body).context("GET /v1/events did not answer a log page")?;
+        if page.records.is_empty() || page.next_after <= after {
+            return Ok(n);
+        }
+        for r in &page.records {
+            writeln!(out, "{}", r.get()).context("writing the export")?;
+            n += 1;
+        }
+        after = page.next_after;
+    }
 }
 
 pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {

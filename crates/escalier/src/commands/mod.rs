@@ -4,9 +4,11 @@ mod check;
 mod explain;
 mod export;
 mod migrate;
+mod remote;
 mod replay;
 mod send;
 mod serve;
+mod sign;
 mod test;
 mod token;
 mod verify;
@@ -30,6 +32,7 @@ enum Command {
     Serve(serve::Args),
     Check(check::Args),
     Send(send::Args),
+    Sign(sign::Args),
     Token(token::Args),
     Verify(verify::Args),
     Export(export::ExportArgs),
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a),
         Command::Check(a) => check::run(a),
         Command::Send(a) => send::run(a),
+        Command::Sign(a) => sign::run(a),
         Command::Token(a) => token::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Export(a) => export::export(a),

@@ -1,16 +1,15 @@
 //! `escalier send FILE`: sign a JSON event file with the configured secret
-//! (Standard Webhooks) and POST it — the first tool a user reaches for.
+//! (Standard Webhooks, through `sign::headers`) and POST it — the first
+//! tool a user reaches for.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use escalier_server::Secret;
 
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
-use crate::secrets;
 
 /// Sign a JSON file of events (one object or an array) with the webhook
 /// secret and POST it to a running server's /v1/events. Arrays are sent in
@@ -42,12 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Overrides::default()
     };
     let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    let secret_text = secrets::resolve(&cfg.webhook.secrets, &cfg.storage.data_dir, false)?
-        .texts
-        .into_iter()
-        .next()
-        .context("no webhook secret")?;
-    let secret = Secret::parse(&secret_text)?;
+    let secret = super::sign::signing_secret(&cfg)?;
     let url = args
         .url
         .clone()
@@ -78,14 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client = reqwest::Client::new();
         let (mut stored, mut duplicates) = (0usize, 0usize);
         for body in bodies {
-            let id = format!("msg_{:016x}", rand::random::<u64>());
+            let id = super::sign::delivery_id();
             let ts = jiff::Timestamp::now().as_second();
-            let resp = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", secret.sign(&id, ts, &body))
+            let mut request = client.post(&url).header("content-type", "application/json");
+            for (name, value) in super::sign::headers(&secret, &id, ts, &body) {
+                request = request.header(name, value);
+            }
+            let resp = request
                 .body(body)
                 .send()
                 .await

@@ -1,19 +1,19 @@
 //! `escalier verify`: check a stopped server's data directory for
 //! consistency (every invariant of the store, and tickets against a fresh
-//! fold of the log). Exit 1 on any problem.
+//! fold of the log). Exit 1 on any problem. It reads the database itself,
+//! so it cannot run beside a server (which holds it locked); there is no
+//! API form.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use escalier_store::{Store, StoreOptions};
-
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 
-/// Check a data directory's log, indexes and tickets for consistency. The
-/// server must be stopped (the database is opened exclusively); run it on a
-/// copy to check a live system.
+/// Check a data directory's log, indexes and tickets for consistency. Needs
+/// the server stopped: a running server holds its database locked. To check
+/// a live system, verify a copy of the data directory taken while the
+/// server was stopped (or from a filesystem snapshot).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Data directory. Overrides storage.data_dir.
@@ -36,14 +36,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Overrides::default()
     };
     let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    let path = cfg.db_path();
-    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-    let store = Store::open(&path, &StoreOptions::default()).with_context(|| {
-        format!(
-            "opening {} (is a server still running on it?)",
-            path.display()
-        )
-    })?;
+    let store = super::remote::open_stopped(
+        &cfg.db_path(),
+        "verify needs the server stopped: stop it and run verify again, or verify a copy of the data directory taken while it was stopped",
+    )?;
     let report = store.verify(crate::fold::fold_fn(&cfg)?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

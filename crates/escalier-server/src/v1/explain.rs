@@ -1,0 +1,98 @@
+//! `GET /v1/tickets/{id}/explain`: a ticket's story, what `escalier
+//! explain` prints, from the running server: every event, clock change,
+//! ladder step and action, with what produced each and what it reacted to.
+//!
+//! Read-only, `read` scope. The story is told from the ticket's processed
+//! timeline, with clock changes derived from the SLA and ladder files in
+//! force (`escalier_lab::explain`, the same code the offline command
+//! runs); the policy sources are not consulted, so entries name the policy
+//! file and its content hash but no line.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::header;
+
+use super::query;
+use crate::auth::{self, Scope};
+use crate::{ApiError, AppState};
+
+pub fn router(st: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/v1/tickets/{id}/explain", get(explain))
+        .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
+}
+
+/// `?format=`: the story as JSON (default) or as the text `escalier
+/// explain` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Text,
+}
+
+fn format_of(v: Option<&String>) -> Result<Format, ApiError> {
+    match v.map(String::as_str) {
+        None | Some("json") => Ok(Format::Json),
+        Some("text") => Ok(Format::Text),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            "format",
+            format!("`{other}` is not a format; use json or text"),
+        )),
+    }
+}
+
+async fn explain(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query(raw.as_deref(), &["format", "wait_for_seq"])?;
+    let format = format_of(q.get("format"))?;
+    super::tickets::wait(&st, &q).await?;
+    let store = st.store.clone();
+    let books = (st.timers.books)();
+    let lookup = id.clone();
+    // Folding the timeline is CPU work proportional to the ticket's history.
+    let story = tokio::task::spawn_blocking(move || {
+        let records = store.timeline(&lookup)?;
+        Ok::<_, escalier_store::StoreError>(escalier_lab::explain::explain(
+            records,
+            &lookup,
+            Some(&books),
+            None,
+        ))
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    let Some(story) = story else {
+        return Err(ApiError::not_found("id", format!("no ticket `{id}`")));
+    };
+    Ok(match format {
+        Format::Json => Json(story).into_response(),
+        Format::Text => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            escalier_lab::explain::render(&story),
+        )
+            .into_response(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_is_json_or_text() {
+        assert_eq!(format_of(None).unwrap(), Format::Json);
+        assert_eq!(format_of(Some(&"text".to_owned())).unwrap(), Format::Text);
+        let e = format_of(Some(&"yaml".to_owned())).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("invalid_query", Some("format"))
+        );
+    }
+}

@@ -13,19 +13,10 @@ use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage,
     BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage, Package,
 };
-use rhai::{Dynamic, Engine, Module, OptimizationLevel};
+use rhai::{Engine, Module, OptimizationLevel};
 
 use crate::limits::PolicyLimits;
 use crate::{api, sink};
-
-/// How many operations pass between two looks at the clock. Reading the
-/// clock costs about as much as a few dozen operations; every 256 keeps the
-/// check under 1% of run time and a runaway loop within ~0.1 ms of its deadline.
-const CLOCK_CHECK_EVERY: u64 = 256;
-
-/// The value `on_progress` stops a run with when its time is up.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TimeUp;
 
 /// A raw Rhai engine with the packages policies need and every limit set.
 ///
@@ -80,24 +71,48 @@ pub fn harden(limits: &PolicyLimits) -> Engine {
     engine.set_max_variables(limits.max_variables.max(1));
     engine.set_max_functions(limits.max_functions.max(1));
 
+    // Rhai stops at `max_operations` by its own count; `sink` adds the work
+    // built-ins charged, and the clock.
     engine.on_progress(|ops| {
-        if ops % CLOCK_CHECK_EVERY != 0 {
+        if ops % sink::CLOCK_CHECK_EVERY != 0 {
             return None;
         }
-        sink::past_deadline().then(|| Dynamic::from(TimeUp))
+        sink::progress(ops)
     });
+    // Capped like plugin logs: a policy printing in a loop must not flood
+    // the log (see `sink::log_line`).
     engine.on_print(|text| {
-        sink::with_policy(|policy| tracing::info!(target: "escalier::policy", policy, "{text}"));
+        // Counted first: `with_policy` holds the run state while it calls back.
+        let line = sink::log_line(text);
+        sink::with_policy(|policy| match line {
+            sink::LogLine::Write(msg) => {
+                tracing::info!(target: "escalier::policy", policy, "{msg}");
+            }
+            sink::LogLine::QuotaReached => quota_note(policy),
+            sink::LogLine::Drop => {}
+        });
     });
     engine.on_debug(|text, source, pos| {
-        tracing::debug!(
-            target: "escalier::policy",
-            policy = source.unwrap_or("?"),
-            line = pos.line(),
-            "{text}"
-        );
+        let policy = source.unwrap_or("?");
+        match sink::log_line(text) {
+            sink::LogLine::Write(msg) => {
+                tracing::debug!(target: "escalier::policy", policy, line = pos.line(), "{msg}");
+            }
+            sink::LogLine::QuotaReached => quota_note(policy),
+            sink::LogLine::Drop => {}
+        }
     });
     engine
+}
+
+fn quota_note(policy: &str) {
+    tracing::warn!(
+        target: "escalier::policy",
+        policy,
+        "print/debug output of this run passed {} lines or {} bytes; the rest of it is not logged",
+        sink::MAX_LOG_LINES,
+        sink::MAX_LOG_BYTES
+    );
 }
 
 /// The hardened engine with the policy API registered, plus the names it

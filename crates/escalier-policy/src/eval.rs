@@ -26,9 +26,9 @@ use rhai::{Dynamic, EvalAltResult, Position, Scope};
 
 use crate::api::{ApiError, EventView, TicketView};
 use crate::diagnostic::line_col;
-use crate::engine::{PolicyEngine, TimeUp};
+use crate::engine::PolicyEngine;
 use crate::set::{Policy, PolicySet};
-use crate::sink;
+use crate::sink::{self, OutOfOperations, TimeUp};
 
 thread_local! {
     static SCOPE: RefCell<Scope<'static>> = RefCell::new(Scope::new());
@@ -119,6 +119,7 @@ fn run_one(
     sink::begin(
         policy.name_rhai(),
         start + limits.max_time,
+        limits.max_operations.max(1),
         limits.max_actions,
     );
     // Rhai does not panic on script errors; this is a backstop so a bug in
@@ -208,13 +209,12 @@ fn classify(err: EvalAltResult, limits: &crate::PolicyLimits) -> Failure {
     let mut err = err;
     let pos = err.take_position();
     let (code, message) = match &err {
-        EvalAltResult::ErrorTooManyOperations(_) => (
-            "too_many_operations",
-            format!(
-                "stopped after {} operations, the limit for one policy run; look for a loop that does not end",
-                limits.max_operations
-            ),
-        ),
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            ("too_many_operations", too_many_operations(limits))
+        }
+        EvalAltResult::ErrorTerminated(token, _) if token.is::<OutOfOperations>() => {
+            ("too_many_operations", too_many_operations(limits))
+        }
         EvalAltResult::ErrorTerminated(token, _) if token.is::<TimeUp>() => (
             "timeout",
             format!(
@@ -270,6 +270,14 @@ fn classify(err: EvalAltResult, limits: &crate::PolicyLimits) -> Failure {
         _ => ("runtime_error", err.to_string()),
     };
     Failure { code, message, pos }
+}
+
+fn too_many_operations(limits: &crate::PolicyLimits) -> String {
+    format!(
+        "stopped after {} operations, the limit for one policy run; look for a loop that does not \
+         end, or a helper searching many words in long texts",
+        limits.max_operations
+    )
 }
 
 /// `throw "refund over limit"` reads as that text, not as a debug dump.

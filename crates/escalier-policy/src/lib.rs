@@ -26,7 +26,8 @@
 //! - [`set`]: `PolicySet`, all policies compiled and indexed by event type;
 //!   implements `escalier_core::Reactor`.
 //! - `eval`: running the subscribed policies for one record (the hot path).
-//! - `sink`: per-run state the actions write to.
+//! - `sink`: per-run state: the actions taken, the budget built-ins charge
+//!   their work to, the `print`/`debug` quota.
 //! - [`registry`]: `PolicyRegistry`, the serving set, all-or-nothing reload, status.
 //! - [`mod@watch`]: hot reload from file-system events.
 //! - [`error`]: `LoadError`, `WatchError`, and `Error` over both.
@@ -37,6 +38,7 @@
 //! Through the `metrics` facade (install a recorder before loading
 //! policies: the per-policy histogram is registered at load):
 //! `escalier_policy_eval_seconds{policy}`,
+//! `escalier_policy_eval_max_seconds{policy}` (the longest run since start),
 //! `escalier_policy_errors_total{policy,code}`,
 //! `escalier_policy_reloads_total{outcome}`.
 

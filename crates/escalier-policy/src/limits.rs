@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyLimits {
-    /// Rhai operations (roughly: expressions evaluated) per run.
+    /// Rhai operations (roughly: expressions evaluated) per run. Helpers
+    /// whose work grows with their input count it here too (`contains_any`:
+    /// one operation per 64 bytes of text it looks at).
     pub max_operations: u64,
-    /// Wall-clock time per run, checked every few hundred operations.
+    /// Wall-clock time per run, checked every few hundred operations
+    /// (counting the work helpers charge).
     /// Written like `"20ms"` in config.
     #[serde(with = "humantime_duration")]
     pub max_time: Duration,
@@ -26,7 +29,15 @@ pub struct PolicyLimits {
     /// Nesting of expressions at the top level, and inside functions.
     pub max_expr_depth: usize,
     pub max_function_expr_depth: usize,
-    /// Longest string a script may build, in bytes.
+    /// Longest string a script may build, in bytes (for an array or map:
+    /// all the strings in it together).
+    ///
+    /// The default, 256 KiB, is above everything a policy can build by
+    /// joining the text of a ticket and its event once: the longest text
+    /// fields an event carries are 64 KiB (`description`, a comment's
+    /// `body`), and subject, description, a comment, a CSAT comment, names,
+    /// reasons and 100 tags together are under 160 KiB. Custom field values
+    /// are any JSON up to a request body; read numbers with `number_field`.
     pub max_string_size: usize,
     /// Most elements in one array a script builds.
     pub max_array_size: usize,
@@ -49,7 +60,7 @@ impl Default for PolicyLimits {
             max_call_depth: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 32,
-            max_string_size: 64 * 1024,
+            max_string_size: 256 * 1024,
             max_array_size: 10_000,
             max_map_size: 10_000,
             max_variables: 256,

@@ -8,7 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use escalier_core::timers::Books;
@@ -32,6 +33,47 @@ pub struct Policy {
     ast: AST,
     // Registered once here so the hot path records without building labels.
     eval_seconds: metrics::Histogram,
+    eval_max: EvalMax,
+}
+
+/// The longest single run of a policy (by name) since the process started,
+/// kept across reloads, and the gauge that shows it
+/// (`escalier_policy_eval_max_seconds`): a histogram's top bucket hides how
+/// far past it a run went.
+#[derive(Clone)]
+struct EvalMax {
+    nanos: Arc<AtomicU64>,
+    gauge: metrics::Gauge,
+}
+
+impl EvalMax {
+    fn for_policy(name: &str) -> Self {
+        static BY_NAME: OnceLock<Mutex<HashMap<String, Arc<AtomicU64>>>> = OnceLock::new();
+        let nanos = {
+            let mut map = BY_NAME
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(name.to_owned()).or_default())
+        };
+        EvalMax {
+            nanos,
+            gauge: metrics::gauge!("escalier_policy_eval_max_seconds", "policy" => name.to_owned()),
+        }
+    }
+
+    fn record(&self, took: Duration) {
+        let n = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        if self.nanos.fetch_max(n, Ordering::Relaxed) < n {
+            // Read back: of two racing new maxima, the last write shows the larger.
+            let max = self.nanos.load(Ordering::Relaxed);
+            self.gauge.set(Duration::from_nanos(max).as_secs_f64());
+        }
+    }
+
+    fn get(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
 }
 
 impl Policy {
@@ -72,6 +114,13 @@ impl Policy {
 
     pub(crate) fn record_eval(&self, took: Duration) {
         self.eval_seconds.record(took.as_secs_f64());
+        self.eval_max.record(took);
+    }
+
+    /// The longest single run of a policy of this name since the process
+    /// started (across reloads); also the `escalier_policy_eval_max_seconds` gauge.
+    pub fn max_eval_time(&self) -> Duration {
+        self.eval_max.get()
     }
 
     pub(crate) fn record_error(&self, code: &'static str) {
@@ -305,6 +354,7 @@ impl Policy {
             types: c.types,
             ast: c.ast,
             eval_seconds: metrics::histogram!("escalier_policy_eval_seconds", "policy" => name.to_owned()),
+            eval_max: EvalMax::for_policy(name),
         }
     }
 }
@@ -445,5 +495,21 @@ mod tests {
             a,
             set_hash([("a.rhai", "sha256:1"), ("b.rhai", "sha256:2")].into_iter())
         );
+    }
+
+    #[test]
+    fn the_longest_run_is_kept_across_runs_and_reloads() {
+        let src = [("eval-max-test.rhai", "const ON = [\"ticket.created\"];\n")];
+        let set = PolicySet::from_sources(src).unwrap();
+        let p = set.get("eval-max-test.rhai").unwrap();
+        p.record_eval(Duration::from_secs(3));
+        p.record_eval(Duration::from_millis(1));
+        assert_eq!(p.max_eval_time(), Duration::from_secs(3));
+
+        let reloaded = PolicySet::from_sources(src).unwrap();
+        let p = reloaded.get("eval-max-test.rhai").unwrap();
+        assert_eq!(p.max_eval_time(), Duration::from_secs(3));
+        p.record_eval(Duration::from_secs(5));
+        assert_eq!(p.max_eval_time(), Duration::from_secs(5));
     }
 }

@@ -25,7 +25,8 @@ pub fn init_metrics() -> anyhow::Result<Arc<dyn Fn() -> String + Send + Sync>> {
     let handle: PrometheusHandle = PrometheusBuilder::new()
         .set_buckets(&[
             0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-            1.0,
+            1.0, // Above 1 s, so a run far past its limit shows how far.
+            2.5, 5.0, 10.0, 30.0,
         ])?
         .install_recorder()?;
     // Without the exporter's own HTTP listener, upkeep is ours to run.

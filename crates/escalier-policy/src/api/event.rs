@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use escalier_core::event::EventKind;
 use escalier_core::{Action, Record, Source};
-use rhai::{Dynamic, Engine, INT, ImmutableString};
+use rhai::{Dynamic, Engine, EvalAltResult, INT, ImmutableString, NativeCallContext};
 
 use super::value;
+use crate::sink::Meter;
 
 /// What `event` is in a script. Lives only for one `react` call.
 #[derive(Clone)]
@@ -36,14 +37,21 @@ impl EventView {
         }
     }
 
-    /// The event's `data` as JSON, the same shape the API shows.
-    fn data(&self) -> Dynamic {
-        match serde_json::to_value(&self.record.event) {
-            Ok(serde_json::Value::Object(mut envelope)) => envelope
-                .remove("data")
-                .map_or(Dynamic::UNIT, |d| value::json(&d)),
-            _ => Dynamic::UNIT,
-        }
+    /// The event's `data` as JSON, the same shape the API shows. Its size
+    /// is charged to the run's budget (an event may carry up to a request
+    /// body's worth of custom fields).
+    fn data(&self, meter: &mut Meter) -> Result<Dynamic, Box<EvalAltResult>> {
+        let Ok(serde_json::Value::Object(mut envelope)) = serde_json::to_value(&self.record.event)
+        else {
+            return Ok(Dynamic::UNIT);
+        };
+        let Some(d) = envelope.remove("data") else {
+            return Ok(Dynamic::UNIT);
+        };
+        // Serialising and converting each cost about a walk over it.
+        meter.add(value::json_size(&d).saturating_mul(2))?;
+        meter.flush()?;
+        Ok(value::json(&d))
     }
 }
 
@@ -90,7 +98,12 @@ pub(super) fn register(engine: &mut Engine) {
         }
     });
     engine.register_get("is_input", |e: &mut EventView| e.record.source.is_input());
-    engine.register_get("data", |e: &mut EventView| e.data());
+    engine.register_get(
+        "data",
+        |ctx: NativeCallContext, e: &mut EventView| -> Result<Dynamic, Box<EvalAltResult>> {
+            e.data(&mut Meter::new(ctx.call_position()))
+        },
+    );
 
     // comment.added
     field(engine, "body", |e| match e.kind() {

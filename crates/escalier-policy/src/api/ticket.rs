@@ -3,15 +3,28 @@
 //! The view holds the processor's `Arc<Ticket>` and reads from it on
 //! demand: nothing is copied into a map up front, so a policy that looks
 //! at two fields pays for two fields. Absent optional values are `()`.
+//!
+//! Reads whose cost grows with the ticket (a custom field's JSON, lists that
+//! grow with the ticket's history) charge it to the run's operation budget.
 
 use std::sync::Arc;
 
 use escalier_core::Ticket;
 use escalier_core::ticket::ApprovalState;
 use jiff::Timestamp;
-use rhai::{Array, Dynamic, Engine, INT, ImmutableString};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, NativeCallContext};
 
 use super::value;
+use crate::sink::Meter;
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// Charge looking at `items` list entries (names of checklists, approvals).
+fn charge_items(ctx: &NativeCallContext, items: usize) -> Res<()> {
+    let mut meter = Meter::new(ctx.call_position());
+    meter.add(items.saturating_mul(value::NODE_BYTES))?;
+    meter.flush()
+}
 
 /// What `ticket` is in a script. Lives only for one `react` call.
 #[derive(Clone)]
@@ -76,9 +89,30 @@ pub(super) fn register(engine: &mut Engine) {
     engine.register_fn("has_tag", |t: &mut TicketView, tag: &str| {
         t.ticket.has_tag(tag)
     });
-    engine.register_fn("field", |t: &mut TicketView, name: &str| -> Dynamic {
-        t.ticket.fields.get(name).map_or(Dynamic::UNIT, value::json)
-    });
+    engine.register_fn(
+        "field",
+        |ctx: NativeCallContext, t: &mut TicketView, name: &str| -> Res<Dynamic> {
+            let Some(v) = t.ticket.fields.get(name) else {
+                return Ok(Dynamic::UNIT);
+            };
+            let mut meter = Meter::new(ctx.call_position());
+            meter.add(value::json_size(v))?;
+            meter.flush()?;
+            Ok(value::json(v))
+        },
+    );
+    // A custom field as a number, without building the value: `()` if it is
+    // absent or anything but a number, however large, so a policy that wants
+    // an amount never fails on what a tool put there.
+    engine.register_fn(
+        "number_field",
+        |t: &mut TicketView, name: &str| -> Dynamic {
+            match t.ticket.fields.get(name) {
+                Some(v @ serde_json::Value::Number(_)) => value::json(v),
+                _ => Dynamic::UNIT,
+            }
+        },
+    );
     engine.register_fn("has_field", |t: &mut TicketView, name: &str| {
         t.ticket.fields.contains_key(name)
     });
@@ -144,16 +178,24 @@ pub(super) fn register(engine: &mut Engine) {
         minutes(t.ticket.created_at, t.now)
     });
 
-    engine.register_get("checklists", |t: &mut TicketView| -> Array {
-        t.ticket
-            .checklists
-            .iter()
-            .map(|s| value::string(s))
-            .collect()
-    });
-    engine.register_fn("has_checklist", |t: &mut TicketView, name: &str| {
-        t.ticket.checklists.iter().any(|c| c == name)
-    });
+    engine.register_get(
+        "checklists",
+        |ctx: NativeCallContext, t: &mut TicketView| -> Res<Array> {
+            charge_items(&ctx, t.ticket.checklists.len())?;
+            Ok(t.ticket
+                .checklists
+                .iter()
+                .map(|s| value::string(s))
+                .collect())
+        },
+    );
+    engine.register_fn(
+        "has_checklist",
+        |ctx: NativeCallContext, t: &mut TicketView, name: &str| -> Res<bool> {
+            charge_items(&ctx, t.ticket.checklists.len())?;
+            Ok(t.ticket.checklists.iter().any(|c| c == name))
+        },
+    );
     // The state of the ticket's latest run of a ladder: "running",
     // "acknowledged", "stopped", "resolved", "exhausted"; () if never started.
     engine.register_fn(
@@ -172,20 +214,24 @@ pub(super) fn register(engine: &mut Engine) {
             }
         },
     );
-    engine.register_fn("approval", |t: &mut TicketView, kind: &str| -> Dynamic {
-        // The latest request of that kind decides: an approved refund
-        // followed by a new pending one is pending.
-        t.ticket
-            .approvals
-            .iter()
-            .rev()
-            .find(|a| a.kind == kind)
-            .map_or(Dynamic::UNIT, |a| {
-                Dynamic::from(ImmutableString::from(match a.state {
-                    ApprovalState::Pending => "pending",
-                    ApprovalState::Approved => "approved",
-                    ApprovalState::Rejected => "rejected",
+    engine.register_fn(
+        "approval",
+        |ctx: NativeCallContext, t: &mut TicketView, kind: &str| -> Res<Dynamic> {
+            charge_items(&ctx, t.ticket.approvals.len())?;
+            // The latest request of that kind decides: an approved refund
+            // followed by a new pending one is pending.
+            Ok(t.ticket
+                .approvals
+                .iter()
+                .rev()
+                .find(|a| a.kind == kind)
+                .map_or(Dynamic::UNIT, |a| {
+                    Dynamic::from(ImmutableString::from(match a.state {
+                        ApprovalState::Pending => "pending",
+                        ApprovalState::Approved => "approved",
+                        ApprovalState::Rejected => "rejected",
+                    }))
                 }))
-            })
-    });
+        },
+    );
 }

@@ -3,8 +3,11 @@
 mod util;
 
 mod api;
+mod budget;
 mod diagnostics;
 mod examples;
+mod legal_input;
+mod print;
 mod reload;
 mod robustness;
 mod sandbox;

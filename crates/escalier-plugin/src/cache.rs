@@ -28,8 +28,10 @@ use wasmtime::component::Component;
 
 use crate::error::HostError;
 
-/// The wasmtime this host is built with (pinned in Cargo.toml).
-pub const WASMTIME_VERSION: &str = "48.0.8";
+/// The wasmtime major version this host is built with (Cargo.toml takes
+/// patch releases within it). Names the cache directory; the engine hash
+/// beside it covers the exact version, so a patch update starts a new one.
+pub const WASMTIME_VERSION: &str = "48";
 
 pub(crate) struct CompileCache {
     dir: PathBuf,

@@ -5,7 +5,8 @@
 //! A fresh store and instance per call is the default; the store (and so
 //! every guest global) is dropped afterwards. Warm instances (`instances =
 //! "reuse"`) keep the store but reset everything in [`CallState`] that
-//! belongs to a call.
+//! belongs to a call, and every call, warm or fresh, seeds the WASI
+//! generators again right before the export runs ([`CallState::reseed`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::plugin::PluginCtx;
-use crate::wasi::{self, SharedNow};
+use crate::wasi::{self, Sandbox, Seeds, SharedNow};
 
 /// What a call is for; decides which capabilities make sense.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,16 +61,25 @@ pub(crate) struct CallState {
     pub limiter: MemoryLimiter,
     pub now: SharedNow,
     pub stderr: MemoryOutputPipe,
+    seeds: Seeds,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl CallState {
-    pub fn new(plugin: Arc<PluginCtx>, ctx: CallCtx, seed: u64) -> CallState {
+    /// `plugin_seed` derives from the plugin's hash; `seed` from that and
+    /// the record's position.
+    pub fn new(plugin: Arc<PluginCtx>, ctx: CallCtx, plugin_seed: u64, seed: u64) -> CallState {
         let now = SharedNow::default();
         now.set_ms(ctx.now.as_millisecond());
         let stderr = MemoryOutputPipe::new(wasi::STDERR_BYTES);
-        let wasi = wasi::sandbox(&now, seed, &stderr);
+        let (wasi, seeds) = wasi::sandbox(Sandbox {
+            now: &now,
+            clock: plugin.capabilities.clock,
+            seed,
+            plugin_seed,
+            stderr: &stderr,
+        });
         let limiter = MemoryLimiter::new(plugin.limits.memory_mib);
         CallState {
             plugin,
@@ -78,6 +88,7 @@ impl CallState {
             limiter,
             now,
             stderr,
+            seeds,
             wasi,
             table: ResourceTable::new(),
         }
@@ -88,6 +99,13 @@ impl CallState {
         self.now.set_ms(ctx.now.as_millisecond());
         self.ctx = ctx;
         self.out = CallOutput::default();
+    }
+
+    /// Seed the WASI generators for the call about to run, so what it
+    /// draws depends on the plugin and the record alone, not on what
+    /// instantiation or earlier calls on a warm instance drew.
+    pub fn reseed(&mut self, seed: u64) {
+        self.seeds.reseed(seed);
     }
 
     /// Refuse a call to something the manifest does not grant: remember

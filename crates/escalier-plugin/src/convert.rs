@@ -11,6 +11,8 @@ use escalier_core::{EventKind, Priority, Record, Ticket, Tier};
 
 use crate::bindings::escalier::plugin::types as wit;
 
+/// The ticket record: named fields only, no plugin state (that is
+/// `kv`, scoped to the calling plugin).
 pub(crate) fn ticket(t: &Ticket) -> wit::Ticket {
     wit::Ticket {
         id: t.id.as_str().to_owned(),
@@ -29,13 +31,21 @@ pub(crate) fn ticket(t: &Ticket) -> wit::Ticket {
     }
 }
 
-pub(crate) fn event(r: &Record) -> wit::Event {
-    // The event's `data` alone: serialize the envelope and take it out.
-    let data = match serde_json::to_value(&r.event) {
-        Ok(serde_json::Value::Object(mut o)) => o.remove("data").map(|d| d.to_string()),
-        _ => None,
-    }
-    .unwrap_or_else(|| "{}".to_owned());
+/// The record as handed to plugin `to`. Another plugin's `plugin.state`
+/// shows only which plugin changed its state, not what it wrote: a plugin
+/// sees its own key-value state and nobody else's.
+pub(crate) fn event(r: &Record, to: &str) -> wit::Event {
+    let data = match &r.event.kind {
+        EventKind::PluginState(s) if s.plugin != to => {
+            serde_json::json!({ "plugin": s.plugin }).to_string()
+        }
+        // The event's `data` alone: serialize the envelope and take it out.
+        _ => match serde_json::to_value(&r.event) {
+            Ok(serde_json::Value::Object(mut o)) => o.remove("data").map(|d| d.to_string()),
+            _ => None,
+        }
+        .unwrap_or_else(|| "{}".to_owned()),
+    };
     wit::Event {
         id: r.event.id.as_str().to_owned(),
         type_: r.event.type_name().to_owned(),

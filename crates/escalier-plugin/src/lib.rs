@@ -17,8 +17,8 @@
 //! - [`outbound`] sends the requests plugins queued, after commit.
 //!
 //! Deny by default: a plugin gets no filesystem, environment, network or
-//! real clock; only what its manifest grants, checked when it loads and
-//! again at every call.
+//! real clock, and sees no other plugin's state; only what its manifest
+//! grants, checked when it loads and again at every call.
 //!
 //! # Layout
 //!

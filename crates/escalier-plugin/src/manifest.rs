@@ -70,8 +70,12 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Capabilities {
+    /// `log.log` (default on).
     pub log: bool,
+    /// `clock.now` and a WASI wall clock that reads record time (default
+    /// on); without it the wall clock reads the Unix epoch.
     pub clock: bool,
+    /// `snapshot.ticket-json`, the whole ticket (default off).
     pub snapshot: bool,
     pub kv: bool,
     /// `timers.set` and `timers.cancel` (default off).
@@ -127,8 +131,9 @@ pub enum InstanceMode {
     Fresh,
     /// Warm instances are reused across calls (and tickets): much cheaper
     /// for guests that are slow to start (Python: ~1.2 ms to instantiate),
-    /// but globals the guest keeps are visible to later calls, including
-    /// for other tickets. kv, time and config stay per call.
+    /// but memory and globals the guest keeps are visible to later calls,
+    /// including for other tickets. kv, time, config and WASI randomness
+    /// (seeded again before every call) stay per call.
     Reuse,
 }
 
@@ -163,7 +168,7 @@ struct RawCapabilities {
     log: bool,
     #[serde(default = "yes")]
     clock: bool,
-    #[serde(default = "yes")]
+    #[serde(default)]
     snapshot: bool,
     #[serde(default)]
     kv: bool,
@@ -182,7 +187,7 @@ impl Default for RawCapabilities {
         RawCapabilities {
             log: true,
             clock: true,
-            snapshot: true,
+            snapshot: false,
             kv: false,
             timers: false,
             config: Vec::new(),
@@ -537,7 +542,8 @@ subscribe = ["ticket.created"]
     fn a_minimal_manifest_gets_safe_defaults() {
         let m = parse(MINIMAL).unwrap();
         assert_eq!(m.name, "vip-first");
-        assert!(m.capabilities.log && m.capabilities.clock && m.capabilities.snapshot);
+        assert!(m.capabilities.log && m.capabilities.clock);
+        assert!(!m.capabilities.snapshot, "the full ticket is opt-in");
         assert!(!m.capabilities.kv);
         assert!(m.capabilities.http.is_none());
         assert_eq!(m.limits, Limits::default());

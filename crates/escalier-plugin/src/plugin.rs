@@ -377,7 +377,7 @@ impl LoadedPlugin {
     fn new_store(&self, ctx: CallCtx, seed: u64) -> Store<CallState> {
         let mut store = Store::new(
             &self.runtime.engine,
-            CallState::new(self.ctx.clone(), ctx, seed),
+            CallState::new(self.ctx.clone(), ctx, self.seed, seed),
         );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -395,6 +395,7 @@ impl LoadedPlugin {
         store.set_epoch_deadline(self.runtime.deadline_ticks(time_ms));
         let result = match self.pre.instantiate(&mut store) {
             Ok(instance) => {
+                store.data_mut().reseed(seed);
                 f(&instance, &mut store).map_err(|e| call::classify(&e, store.data(), time_ms))
             }
             Err(e) => Err(instantiate_failure(&e, store.data(), time_ms)),
@@ -436,6 +437,7 @@ impl LoadedPlugin {
             }
         };
         warm.store.set_epoch_deadline(ticks);
+        warm.store.data_mut().reseed(seed);
         let result = f(&warm.plugin, &mut warm.store)
             .map_err(|e| call::classify(&e, warm.store.data(), time_ms));
         let out = std::mem::take(&mut warm.store.data_mut().out);
@@ -467,7 +469,7 @@ impl LoadedPlugin {
         };
         let t1 = Instant::now();
         let t = convert::ticket(ticket);
-        let e = convert::event(record);
+        let e = convert::event(record, self.name());
         let _ = std::hint::black_box(
             instance
                 .escalier_plugin_handler()
@@ -503,7 +505,7 @@ impl LoadedPlugin {
     pub fn handle(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
         self.call_on_record(CallKind::Handler, ticket, record, out, |plugin, store| {
             let t = convert::ticket(ticket);
-            let e = convert::event(record);
+            let e = convert::event(record, self.name());
             plugin.escalier_plugin_handler().call_handle(store, &t, &e)
         });
     }

@@ -151,6 +151,11 @@ impl PluginRegistry {
         &self.dir
     }
 
+    /// The secrets file re-read on every reload, if there is one.
+    pub fn secrets_file(&self) -> Option<PathBuf> {
+        lock(&self.state).secrets.file().map(Path::to_owned)
+    }
+
     /// Re-read the plugins directory and the secrets file; swap in the new set.
     pub fn reload(&self) -> ReloadReport {
         let mut st = lock(&self.state);

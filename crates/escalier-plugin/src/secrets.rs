@@ -5,7 +5,8 @@
 //! 1. the environment variable `ESCALIER_SECRET_<NAME>` (name upper-cased,
 //!    `-` as `_`), which wins; then
 //! 2. the secrets file (`<data dir>/secrets.toml`: `name = "value"` lines),
-//!    re-read on every plugin reload.
+//!    re-read on every plugin reload; [`crate::watch`] reloads when it
+//!    changes, so the plugins that use a changed secret are replaced.
 //!
 //! Library code reads neither the environment nor a fixed path: the binary
 //! passes both in ([`Secrets::from_env`], [`Secrets::with_file`]).
@@ -71,6 +72,11 @@ impl Secrets {
     /// Set one secret directly (tests, embedding).
     pub fn insert(&mut self, name: &str, value: impl Into<String>) {
         self.env.insert(env_var(name), value.into());
+    }
+
+    /// The secrets file, if there is one (the watcher watches it).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Re-read the secrets file, if there is one.

@@ -14,7 +14,7 @@ use crate::util::*;
 fn v(version: &str, mode: &str) -> String {
     format!(
         "name = \"swap\"\nversion = \"{version}\"\ncomponent = \"hostile.wasm\"\nsubscribe = [\"comment.added\"]\n\
-         [capabilities]\nconfig = [\"mode\"]\n[config]\nmode = \"{mode}\"\n"
+         [capabilities]\nconfig = [\"mode\"]\n[limits]\ntime_ms = 5000\n[config]\nmode = \"{mode}\"\n"
     )
 }
 
@@ -212,6 +212,74 @@ fn the_watcher_picks_up_a_new_plugin() {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the watcher did not load the new plugin within 10 s");
+}
+
+/// What the next call of the `keyed` plugin says (a note naming the
+/// length of its secret, or a tag in mode `ok`).
+fn keyed_says(h: &Host, minutes: i64) -> String {
+    let ticket = Arc::new(new_ticket());
+    let rec = input(
+        2,
+        "comment.added",
+        "T-1",
+        &comment("customer", "ignored"),
+        at(minutes),
+    );
+    let mut out = Vec::new();
+    h.set().react(&ticket, &rec, &mut out);
+    match out.first().map(|r| &r.kind) {
+        Some(kind) => format!("{kind:?}"),
+        None => "nothing".to_owned(),
+    }
+}
+
+fn keyed(mode: &str) -> String {
+    format!(
+        "name = \"keyed\"\nversion = \"0.1.0\"\ncomponent = \"hostile.wasm\"\nsubscribe = [\"comment.added\"]\n\
+         [capabilities]\nconfig = [\"mode\"]\nsecrets = [\"not_mine\"]\n[limits]\ntime_ms = 5000\n[config]\nmode = \"{mode}\"\n"
+    )
+}
+
+/// Polls until `h`'s `keyed` plugin says something containing `want`.
+/// Bounded; the assertion is about the outcome, not the time.
+fn wait_until_keyed_says(h: &Host, want: &str) {
+    let mut last = String::new();
+    for i in 0..200 {
+        last = keyed_says(h, i);
+        if last.contains(want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the watcher did not reload within 10 s: still `{last}`, wanted `{want}`");
+}
+
+#[test]
+fn the_watcher_reloads_a_plugin_when_only_the_secrets_file_changes() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("secrets.toml");
+    std::fs::write(&file, "not_mine = \"abc\"\n").unwrap();
+    let secrets = escalier_plugin::Secrets::none().with_file(&file).unwrap();
+    let h = host_with(
+        &[(&fixture("hostile"), "keyed", Some(&keyed("secret")))],
+        secrets,
+    );
+    assert!(keyed_says(&h, 1).contains("secret has 3 bytes"));
+    let _watcher = escalier_plugin::watch(h.registry.clone(), Duration::from_millis(100)).unwrap();
+
+    // The secrets file alone, replaced by a rename as editors and deploys do.
+    let staged = data.path().join(".secrets.toml.new");
+    std::fs::write(&staged, "not_mine = \"abcdefg\"\n").unwrap();
+    std::fs::rename(&staged, &file).unwrap();
+    wait_until_keyed_says(&h, "secret has 7 bytes");
+
+    // Written in place, too.
+    std::fs::write(&file, "not_mine = \"abcdefghijk\"\n").unwrap();
+    wait_until_keyed_says(&h, "secret has 11 bytes");
+
+    // And the plugin's own config.
+    std::fs::write(h.dir.path().join("keyed/plugin.toml"), keyed("ok")).unwrap();
+    wait_until_keyed_says(&h, "hostile-ok");
 }
 
 #[test]

@@ -6,10 +6,14 @@ use crate::util::*;
 const CAPS: &str = "[capabilities]\nconfig = [\"mode\"]\n";
 
 fn note_for(body: &str) -> String {
+    note_with(CAPS, body)
+}
+
+fn note_with(caps: &str, body: &str) -> String {
     let h = host(&[(
         &fixture("hostile"),
         "hostile",
-        Some(&hostile_manifest("hostile", CAPS)),
+        Some(&hostile_manifest("hostile", caps)),
     )]);
     let mut run = Run::new(h.set());
     run.create();
@@ -39,6 +43,16 @@ fn a_guest_reading_the_wall_clock_sees_record_time_and_a_stopped_monotonic_clock
         note.starts_with(&format!("wall {record_ms};")),
         "{note} (record time {record_ms})"
     );
+    assert!(note.contains("monotonic elapsed 0 ns"), "{note}");
+}
+
+#[test]
+fn without_the_clock_capability_the_wall_clock_reads_the_epoch() {
+    let note = note_with(
+        "[capabilities]\nclock = false\nconfig = [\"mode\"]\n",
+        "clock",
+    );
+    assert!(note.starts_with("wall 0;"), "{note}");
     assert!(note.contains("monotonic elapsed 0 ns"), "{note}");
 }
 

@@ -1,5 +1,7 @@
 //! Time as the host sees it (`capabilities.clock`, granted by default):
 //! the time of the record being handled, so replays see the same time.
+//! `std::time::SystemTime::now()` reads the same value (the Unix epoch if
+//! the manifest sets `clock = false`); `Instant` stands still.
 
 use crate::Timestamp;
 

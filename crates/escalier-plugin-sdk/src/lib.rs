@@ -96,8 +96,10 @@ impl Event {
 }
 
 impl Ticket {
-    /// The whole ticket projection as JSON (approvals, checklists, plugin
-    /// state, history). Needs `capabilities.snapshot` (granted by default).
+    /// The whole ticket projection as JSON (approvals, checklists, this
+    /// plugin's own state, history). Needs `snapshot = true` in the
+    /// manifest's `[capabilities]` (off by default); without it the call
+    /// traps.
     pub fn full(&self) -> Result<serde_json::Value, Error> {
         let json = bindings::escalier::plugin::snapshot::ticket_json();
         serde_json::from_str(&json).map_err(|e| Error::Failed(format!("ticket snapshot: {e}")))

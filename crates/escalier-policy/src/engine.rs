@@ -54,6 +54,8 @@ pub fn harden(limits: &PolicyLimits) -> Engine {
     packages.build_index();
     engine.register_global_module(packages.into());
 
+    crate::bounded::register(&mut engine);
+
     engine.disable_symbol("eval");
     engine.set_strict_variables(true);
     engine.set_optimization_level(OptimizationLevel::None);

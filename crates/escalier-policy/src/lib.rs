@@ -19,6 +19,7 @@
 //! - [`engine`]: `harden()`, the sandboxed Rhai engine; `PolicyEngine`, the
 //!   engine with the script API registered.
 //! - `api`: what scripts see and do: `ticket`, `event`, actions, helpers.
+//! - `bounded`: Rhai built-ins replaced so their results are sized first (`replace`).
 //! - `compile`: one file to an AST: `ON`, name checks, optimisation.
 //! - `subscription`: `ON` entries (with wildcards) to event types.
 //! - [`diagnostic`]: load-time problems with file:line:col, code and hint.
@@ -43,6 +44,7 @@
 //! `escalier_policy_reloads_total{outcome}`.
 
 mod api;
+mod bounded;
 pub mod check;
 mod compile;
 pub mod diagnostic;

@@ -107,6 +107,27 @@ fn contains_word_in_a_loop_over_the_longest_text_is_stopped() {
 }
 
 #[test]
+fn replace_in_a_loop_over_the_longest_text_is_stopped() {
+    // Rhai's `replace` is sized and charged like the helpers (see `bounded`).
+    let (t, rec) = with_description("a".repeat(MAX_TEXT));
+    let body = "for i in 0..5000 { let r = ticket.description; r.replace(\"a\", \"b\"); }";
+    let rs = run(&ops_only(), "ticket.created", body, &t, &rec);
+    assert_stopped_on_line_3(&rs, "replace");
+}
+
+#[test]
+fn a_replacement_longer_than_a_string_may_be_is_refused() {
+    // 64 KiB of "a", each replaced by 64 KiB: 4 GiB if it were built.
+    let (t, rec) = with_description("a".repeat(MAX_TEXT));
+    let body = "let s = ticket.description; s.replace(\"a\", ticket.description);";
+    let rs = run(&ops_only(), "ticket.created", body, &t, &rec);
+    let e = the_error(&rs);
+    assert_eq!(e.code, "data_too_large", "{e:?}");
+    assert_eq!(e.line, Some(3), "{e:?}");
+    assert_eq!(rs.len(), 1, "{:?}", describe_all(&rs));
+}
+
+#[test]
 fn catching_does_not_escape_the_budget_of_a_helper() {
     let (t, rec) = with_description("a".repeat(MAX_TEXT));
     let body = "try { let w = []; w.pad(9999, \"a\"); contains_any(ticket.description, w); } catch (e) { tag(\"escaped\"); }";

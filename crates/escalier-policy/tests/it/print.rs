@@ -3,8 +3,10 @@
 //! when the rest of a run's output is dropped.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
+use escalier_policy::{PolicyEngine, PolicyLimits, PolicySet};
 use serde_json::json;
 
 use crate::util::*;
@@ -37,9 +39,27 @@ fn logged(f: impl FnOnce()) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Default limits except the clock: a slow machine must not turn a run
+/// into a timeout (and its warning into one more line).
+fn engine() -> Arc<PolicyEngine> {
+    static E: OnceLock<Arc<PolicyEngine>> = OnceLock::new();
+    E.get_or_init(|| {
+        Arc::new(PolicyEngine::new(PolicyLimits {
+            max_time: Duration::from_secs(600),
+            ..PolicyLimits::default()
+        }))
+    })
+    .clone()
+}
+
+fn set_of(sources: &[(&str, &str)]) -> PolicySet {
+    PolicySet::from_sources_with(&engine(), sources.iter().copied())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn run_printing(body: &str) -> (Vec<escalier_core::Reaction>, String) {
     let src = format!("const ON = [\"ticket.created\"];\n{body}\n");
-    let s = set(&[("chatty.rhai", src.as_str())]);
+    let s = set_of(&[("chatty.rhai", src.as_str())]);
     let mut rs = Vec::new();
     let log = logged(|| rs = react(&s, &ticket(json!({})), &created("T-1", json!({}))));
     (rs, log)
@@ -83,7 +103,7 @@ fn debug_is_capped_the_same_way_and_shares_the_quota() {
 #[test]
 fn each_run_has_its_own_quota() {
     let src = "const ON = [\"ticket.created\"];\nfor i in 0..100 { print(`n${i}`); }\n";
-    let s = set(&[("a.rhai", src), ("b.rhai", src)]);
+    let s = set_of(&[("a.rhai", src), ("b.rhai", src)]);
     let log = logged(|| {
         react(&s, &ticket(json!({})), &created("T-1", json!({})));
     });

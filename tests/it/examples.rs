@@ -1,8 +1,12 @@
 //! The shipped examples work end to end: the support day through the real
-//! server with the example policies gives the escalations its README promises.
+//! server with the example policies gives the escalations its README
+//! promises, and a first start as `scripts/serve` does it loads every
+//! example plugin cleanly.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -125,4 +129,138 @@ fn support_day() {
             assert!(e["by"].as_str().unwrap().ends_with(".rhai"), "{e}");
         }
     }
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `./scripts/serve` on a fresh checkout: the example policies, the example
+/// plugins as built into target/plugins, `./data` created on this start,
+/// no secrets and no token configured, the log redirected to a file.
+#[test]
+fn first_start_loads_every_example_plugin_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("policies"), &dir.path().join("policies"));
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escalier"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--plugins"])
+        .arg(repo().join("target/plugins"))
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ESCALIER_") || k == "RUST_LOG" || k == "NO_COLOR" {
+            cmd.env_remove(k);
+        }
+    }
+    // Shared with the other end-to-end tests so the Python plugin compiles
+    // once per run; where compiled code is kept changes nothing loaded.
+    cmd.env(
+        "ESCALIER_PLUGIN_CACHE",
+        repo().join("target/plugin-e2e-cache"),
+    );
+    let mut server = Running(cmd.spawn().expect("start escalier"));
+    let stdout = server.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("escalier listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the server printed its address");
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let token = log
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("esk_"))
+        .unwrap_or_else(|| panic!("no admin token printed at first start:\n{log}"));
+
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{base}/v1/plugins"))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let plugins: Value = serde_json::from_str(&body).unwrap();
+    // Plugins of your own installed beside the examples are not checked.
+    let examples = [
+        "approval",
+        "checklist",
+        "github",
+        "notify-http",
+        "triage-py",
+    ];
+    let status: BTreeMap<&str, &Value> = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["dir"].as_str().unwrap(), p))
+        .filter(|(dir, _)| examples.contains(dir))
+        .collect();
+    assert_eq!(
+        status.keys().copied().collect::<Vec<_>>(),
+        examples,
+        "{body}"
+    );
+    for dir in ["approval", "checklist", "triage-py"] {
+        assert_eq!(status[dir]["status"], "active", "{dir}: {}", status[dir]);
+    }
+    // Those that need a secret or an address wait, saying what to set.
+    for (dir, needs) in [
+        ("github", "GITHUB_WEBHOOK_SECRET"),
+        ("notify-http", "config.targets"),
+    ] {
+        let p = status[dir];
+        assert_eq!(p["status"], "disabled", "{dir}: {p}");
+        let reason = p["disabled_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(needs), "{dir}: {p}");
+        assert!(
+            log.contains(&format!("plugin disabled: {reason}")),
+            "{dir} is disabled in the log too:\n{log}"
+        );
+    }
+    assert!(
+        !examples
+            .iter()
+            .any(|dir| log.contains(&format!("plugin not loaded: {dir}"))),
+        "{log}"
+    );
+
+    // No placeholder address in what is served, nor in any manifest's
+    // values (comments may show the shape of one).
+    let placeholder = |text: &str| {
+        ["example.com", "XXXXXXXX", "T000/B000"]
+            .iter()
+            .any(|p| text.contains(p))
+    };
+    for (dir, p) in &status {
+        assert!(!placeholder(&p.to_string()), "{dir}: {p}");
+        let path = repo().join("target/plugins").join(dir).join("plugin.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let values: toml::Table = toml::from_str(&text).unwrap();
+        assert!(
+            !placeholder(&values.to_string()),
+            "{}: {values}",
+            path.display()
+        );
+    }
+
+    // The log is going to a file: plain text, no terminal colour codes.
+    assert!(log.contains("plugins loaded"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a redirected log:\n{log}"
+    );
 }

@@ -81,8 +81,9 @@ impl Server {
                     panic!("plugin `{name}` is not built: run scripts/build-plugins first")
                 });
             copy_dir(&built, &installed.join(name));
-            if let Some(m) = manifest {
-                std::fs::write(installed.join(name).join("plugin.toml"), m).unwrap();
+            match manifest {
+                Some(m) => std::fs::write(installed.join(name).join("plugin.toml"), m).unwrap(),
+                None => enable(&installed.join(name).join("plugin.toml")),
             }
         }
         let mut all: Vec<&str> = vec!["--plugins", installed.to_str().unwrap()];
@@ -398,7 +399,19 @@ pub fn write_policy(dir: &Path, name: &str, src: &str) {
     std::fs::rename(&tmp, &path).unwrap();
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
+/// Enable a shipped manifest as an operator would once it is configured:
+/// examples that need a secret or an address ship with `enabled = false`
+/// and a `disabled_reason`; the tests provide what they need.
+pub fn enable(manifest: &Path) {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("enabled =") && !l.starts_with("disabled_reason ="))
+        .collect();
+    std::fs::write(manifest, kept.join("\n")).unwrap();
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap() {
         let e = e.unwrap();

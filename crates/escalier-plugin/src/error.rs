@@ -49,6 +49,13 @@ pub enum LoadError {
         first: String,
         second: String,
     },
+    /// `enabled = false` in the manifest: listed, not loaded. Not a failure.
+    #[error("plugin `{plugin}` is disabled: {reason}")]
+    Disabled {
+        plugin: String,
+        version: String,
+        reason: String,
+    },
 }
 
 /// The host itself could not start (engine, pooling allocator, cache dir).

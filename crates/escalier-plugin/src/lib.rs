@@ -68,7 +68,7 @@ pub use outbound::{
     AddressPolicy, DeliveryOutcome, NextStep, Outbound, OutboundConfig, RetrySchedule,
 };
 pub use plugin::LastError;
-pub use registry::{FailedLoad, HostConfig, PluginRegistry, ReloadReport};
+pub use registry::{DisabledPlugin, FailedLoad, HostConfig, PluginRegistry, ReloadReport};
 pub use secrets::Secrets;
 pub use set::PluginSet;
 pub use status::PluginStatus;

@@ -66,6 +66,10 @@ pub struct Manifest {
     pub limits: Limits,
     /// `[config]` values as JSON, by key.
     pub config: BTreeMap<String, serde_json::Value>,
+    /// `enabled = false`: the plugin is listed with this reason (its
+    /// `disabled_reason`) and not loaded, so it needs none of its secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,6 +163,10 @@ struct Raw {
     limits: RawLimits,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    disabled_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -335,6 +343,18 @@ impl Manifest {
             ));
         }
 
+        let disabled = match (raw.enabled, raw.disabled_reason) {
+            (true, None) => None,
+            (true, Some(_)) => {
+                return Err(err(
+                    "disabled_reason",
+                    "only meaningful with `enabled = false`".into(),
+                ));
+            }
+            (false, Some(r)) if !r.trim().is_empty() => Some(r.trim().to_owned()),
+            (false, _) => Some("`enabled = false` in plugin.toml".to_owned()),
+        };
+
         let caps = raw.capabilities;
         for (i, k) in caps.config.iter().enumerate() {
             if k.is_empty() || k.len() > 64 {
@@ -446,6 +466,7 @@ impl Manifest {
             },
             limits,
             config,
+            disabled,
         })
     }
 
@@ -607,6 +628,20 @@ subscribe = ["ticket.created"]
         }
         let e = parse(&MINIMAL.replace("ticket.created", "ticket.create")).unwrap_err();
         assert!(e.message.contains("did you mean `ticket.created`?"));
+    }
+
+    #[test]
+    fn a_disabled_plugin_says_why() {
+        assert_eq!(parse(MINIMAL).unwrap().disabled, None);
+        let m = parse(&format!(
+            "enabled = false\ndisabled_reason = \"set the webhook secret first\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(m.disabled.as_deref(), Some("set the webhook secret first"));
+        let m = parse(&format!("enabled = false\n{MINIMAL}")).unwrap();
+        assert!(m.disabled.unwrap().contains("enabled = false"));
+        let e = parse(&format!("disabled_reason = \"x\"\n{MINIMAL}")).unwrap_err();
+        assert_eq!(e.key, "disabled_reason");
     }
 
     #[test]

@@ -67,6 +67,13 @@ impl Candidate {
     ) -> Result<Candidate, LoadError> {
         let started = Instant::now();
         let (manifest, text) = Manifest::load(dir)?;
+        if let Some(reason) = &manifest.disabled {
+            return Err(LoadError::Disabled {
+                plugin: manifest.name.clone(),
+                version: manifest.version.clone(),
+                reason: reason.clone(),
+            });
+        }
         if manifest.limits.memory_mib > max_memory_mib {
             return Err(ManifestError {
                 path: dir.join(crate::manifest::FILE_NAME),

@@ -70,6 +70,9 @@ pub struct ReloadReport {
     /// Directories that failed, with the reason; a previous version of the
     /// plugin, if any, still serves.
     pub failed: Vec<FailedLoad>,
+    /// Directories whose manifest says `enabled = false`: not loaded (and
+    /// also under `removed` if they were serving).
+    pub disabled: Vec<String>,
 }
 
 impl ReloadReport {
@@ -86,9 +89,19 @@ pub struct FailedLoad {
     pub at: Timestamp,
 }
 
+/// A plugin directory whose manifest says `enabled = false`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisabledPlugin {
+    pub name: String,
+    pub version: String,
+    /// The manifest's `disabled_reason`: what to configure before enabling.
+    pub reason: String,
+}
+
 struct State {
     by_dir: BTreeMap<String, Arc<LoadedPlugin>>,
     failures: BTreeMap<String, FailedLoad>,
+    disabled: BTreeMap<String, DisabledPlugin>,
     secrets: Secrets,
 }
 
@@ -134,6 +147,7 @@ impl PluginRegistry {
             state: Mutex::new(State {
                 by_dir: BTreeMap::new(),
                 failures: BTreeMap::new(),
+                disabled: BTreeMap::new(),
                 secrets: config.secrets,
             }),
         });
@@ -184,6 +198,7 @@ impl PluginRegistry {
         let previous = st.by_dir.clone();
         let mut next: BTreeMap<String, Arc<LoadedPlugin>> = BTreeMap::new();
         let mut failures = BTreeMap::new();
+        let mut disabled = BTreeMap::new();
         for (name, path) in &dirs {
             let old = previous.get(name);
             let loaded = Candidate::read(
@@ -224,6 +239,27 @@ impl PluginRegistry {
                     }
                     next.insert(name.clone(), Arc::new(p));
                 }
+                Err(LoadError::Disabled {
+                    plugin,
+                    version,
+                    reason,
+                }) => {
+                    if !st.disabled.contains_key(name) {
+                        tracing::info!(dir = %path.display(), plugin, "plugin disabled: {reason}");
+                    }
+                    report.disabled.push(name.clone());
+                    if old.is_some() {
+                        report.removed.push(name.clone());
+                    }
+                    disabled.insert(
+                        name.clone(),
+                        DisabledPlugin {
+                            name: plugin,
+                            version,
+                            reason,
+                        },
+                    );
+                }
                 Err(e) => {
                     tracing::warn!(dir = %path.display(), "plugin not loaded: {e}");
                     failures.insert(name.clone(), failed(name, &e, now));
@@ -242,6 +278,7 @@ impl PluginRegistry {
         report.failed.extend(failures.values().cloned());
         st.by_dir = next;
         st.failures = failures;
+        st.disabled = disabled;
         self.current.store(Arc::new(PluginSet::new(
             st.by_dir.values().cloned().collect(),
             self.clock.clone(),
@@ -260,6 +297,9 @@ impl PluginRegistry {
             if !st.by_dir.contains_key(dir) {
                 out.push(status::failed(dir, f));
             }
+        }
+        for (dir, d) in &st.disabled {
+            out.push(status::disabled(dir, d));
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out

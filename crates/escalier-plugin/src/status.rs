@@ -1,6 +1,6 @@
 //! What `GET /v1/plugins` shows: per plugin directory, the version
 //! serving, what it subscribes to and may do, its health (active, failed,
-//! circuit open, half-open), its last error and its counters.
+//! circuit open, half-open, disabled), its last error and its counters.
 
 use std::sync::atomic::Ordering;
 
@@ -11,7 +11,7 @@ use crate::breaker::BreakerState;
 use crate::cache::CacheOutcome;
 use crate::manifest::{Capabilities, Limits};
 use crate::plugin::{LastError, LoadedPlugin};
-use crate::registry::FailedLoad;
+use crate::registry::{DisabledPlugin, FailedLoad};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +24,9 @@ pub enum Health {
     CircuitOpen,
     /// The cooldown has passed; the next call is a trial.
     HalfOpen,
+    /// `enabled = false` in the manifest: not loaded; `disabled_reason`
+    /// says what to configure first.
+    Disabled,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -75,6 +78,9 @@ pub struct PluginStatus {
     /// (or, with status `failed`, nothing does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_error: Option<FailedLoad>,
+    /// Why the manifest disables the plugin (status `disabled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     pub counters: Counters,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loaded_at: Option<Timestamp>,
@@ -111,6 +117,7 @@ pub(crate) fn serving(
         circuit_open_until: until,
         last_error: p.health.last_error(),
         load_error: load_error.cloned(),
+        disabled_reason: None,
         counters: Counters {
             calls: s.calls.load(Ordering::Relaxed),
             errors: s.errors.load(Ordering::Relaxed),
@@ -143,6 +150,32 @@ pub(crate) fn failed(dir: &str, f: &FailedLoad) -> PluginStatus {
         circuit_open_until: None,
         last_error: None,
         load_error: Some(f.clone()),
+        disabled_reason: None,
+        counters: Counters::default(),
+        loaded_at: None,
+        load_ms: None,
+        compile_cache: None,
+    }
+}
+
+pub(crate) fn disabled(dir: &str, d: &DisabledPlugin) -> PluginStatus {
+    PluginStatus {
+        name: d.name.clone(),
+        dir: dir.to_owned(),
+        status: Health::Disabled,
+        version: Some(d.version.clone()),
+        component_hash: None,
+        sha256: None,
+        component: None,
+        subscribe: Vec::new(),
+        adapter: None,
+        commands: Vec::new(),
+        capabilities: None,
+        limits: None,
+        circuit_open_until: None,
+        last_error: None,
+        load_error: None,
+        disabled_reason: Some(d.reason.clone()),
         counters: Counters::default(),
         loaded_at: None,
         load_ms: None,

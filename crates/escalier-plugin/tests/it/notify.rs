@@ -5,10 +5,47 @@ use escalier_plugin::Secrets;
 
 use crate::util::*;
 
+/// The shipped manifest configured as an operator would: enabled, with
+/// targets (it ships with none) and their hosts allowed.
+fn manifest() -> String {
+    let shipped = std::fs::read_to_string(example("notify-http").join("plugin.toml")).unwrap();
+    let mut m = shipped
+        .lines()
+        .filter(|l| !l.starts_with("enabled =") && !l.starts_with("disabled_reason ="))
+        .map(|l| {
+            if l.starts_with("time_ms = ") {
+                "time_ms = 5000"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(
+            r#"allowed_hosts = ["https://hooks.slack.com"]"#,
+            r#"allowed_hosts = ["https://hooks.slack.com", "https://*.example.com"]"#,
+        );
+    m.push_str(
+        r#"
+[config.targets.duty-manager]
+url = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+format = "slack"
+
+[config.targets.ops-webhook]
+url = "https://ops.example.com/escalier/notify"
+format = "generic"
+"#,
+    );
+    m
+}
+
 fn run() -> (Run, Host) {
     let mut secrets = Secrets::none();
     secrets.insert("notify_signing_secret", "whsec_c2VjcmV0LWZvci10ZXN0cw==");
-    let h = host_with(&[(&example("notify-http"), "notify-http", None)], secrets);
+    let h = host_with(
+        &[(&example("notify-http"), "notify-http", Some(&manifest()))],
+        secrets,
+    );
     let mut run = Run::with_policy(h.set());
     run.create();
     (run, h)

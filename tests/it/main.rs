@@ -12,6 +12,7 @@ mod clocks;
 mod crash;
 mod examples;
 mod ingest;
+mod migrate;
 mod plugins;
 mod policies;
 mod restart;

@@ -5,6 +5,14 @@
 //! ticket, the version it follows and which policy files differ from the
 //! target; without `dry_run` each ticket gets a `policy.migrated` record
 //! (who and from what), so the migration is in the log like everything else.
+//! Every ticket listed is either in `tickets` (moved, or would move) or in
+//! `skipped` with the reason, never silently left out.
+//!
+//! A move's event id names the ticket, the target and the ticket's last
+//! log position: a retried request is a duplicate, while a later move to
+//! a version the ticket followed before (V → W → V) is a new event.
+//! With `policies.pin = "latest"` every ticket follows the set in force:
+//! nothing is moved and the answer says pinning is off.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,9 +22,10 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use escalier_core::event::PolicyMigrated;
 use escalier_core::{Event, EventId, EventKind, Source, TicketId};
-use escalier_store::{InputBatch, TicketFilter};
+use escalier_store::{AppendError, Appended, InputBatch, TicketFilter};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::auth::{self, Scope, TokenEntry};
 use crate::{ApiError, AppState};
@@ -30,6 +39,7 @@ pub fn router(st: &AppState) -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
+    /// A stored policy set version, or `latest` (the set in force).
     to: String,
     #[serde(default)]
     dry_run: bool,
@@ -41,6 +51,14 @@ struct Moved {
     from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seq: Option<u64>,
+}
+
+/// A listed ticket that was not moved, and why.
+#[derive(Serialize)]
+struct Skipped {
+    id: String,
+    from: Option<String>,
+    reason: String,
 }
 
 /// How a version's files differ from the target's.
@@ -55,25 +73,59 @@ struct Changes {
 struct Answer {
     to: String,
     dry_run: bool,
+    /// `policies.pin` of the server, when it says (`latest`: pinning is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pin: Option<String>,
     tickets: Vec<Moved>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<Skipped>,
     /// Per version migrated from: the files that differ from `to`.
     changes: BTreeMap<String, Changes>,
 }
 
+/// The id of moving `ticket` (last applied record `last_seq`) to `to`.
+/// Readable when it fits in an event id; else the ticket id is hashed.
+fn move_id(ticket: &str, last_seq: u64, to: &str) -> Result<EventId, String> {
+    let short: String = {
+        let tail: Vec<char> = to.chars().rev().take(16).collect();
+        tail.into_iter().rev().collect()
+    };
+    EventId::new(format!("migrate:{short}:{last_seq}:{ticket}")).or_else(|_| {
+        let digest = Sha256::digest(ticket.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        EventId::new(format!("migrate:{short}:{last_seq}:sha256:{hex}"))
+    })
+}
+
+/// Move open tickets pinned to other policy set versions onto `to`
+/// (`policies.pin = "ticket"`), or with `dry_run` list what would move.
 async fn migrate(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Answer>), ApiError> {
     let req: Request = super::decisions::parse(&body)?;
+    let status = st.policies.status();
+    let pin = status["pin"].as_str().map(str::to_owned);
     let to = if req.to == "latest" {
-        st.policies.status()["version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        status["version"].as_str().unwrap_or_default().to_owned()
     } else {
         req.to.clone()
     };
+    if pin.as_deref() == Some("latest") {
+        // Every ticket follows the set in force: there is nothing to move.
+        return Ok((
+            StatusCode::OK,
+            Json(Answer {
+                to,
+                dry_run: req.dry_run,
+                pin,
+                tickets: Vec::new(),
+                skipped: Vec::new(),
+                changes: BTreeMap::new(),
+            }),
+        ));
+    }
     let store = st.store.clone();
     let target = to.clone();
     let (target_set, open, sets) =
@@ -86,7 +138,7 @@ async fn migrate(
                     store.tickets(&TicketFilter::default(), after.as_deref(), 500, usize::MAX)?;
                 for t in page.items {
                     if t.is_open() && t.policy_version.as_deref() != Some(target.as_str()) {
-                        open.push((t.id.into_string(), t.policy_version));
+                        open.push((t.id.into_string(), t.policy_version, t.last_seq));
                     }
                 }
                 match page.next {
@@ -94,7 +146,7 @@ async fn migrate(
                     None => break,
                 }
             }
-            let froms: BTreeSet<String> = open.iter().filter_map(|(_, f)| f.clone()).collect();
+            let froms: BTreeSet<String> = open.iter().filter_map(|(_, f, _)| f.clone()).collect();
             let mut sets = BTreeMap::new();
             for f in froms {
                 if let Some(s) = store.policy_set(&f)? {
@@ -129,59 +181,98 @@ async fn migrate(
             .collect();
         changes.insert(from.clone(), c);
     }
-    let mut tickets: Vec<Moved> = open
-        .into_iter()
-        .map(|(id, from)| Moved {
-            id,
-            from,
-            seq: None,
-        })
-        .collect();
-    if !req.dry_run {
-        // One request per ticket: a ticket closed meanwhile is refused alone.
-        let mut pending = Vec::new();
-        for t in &tickets {
-            let (Ok(id), Ok(ticket_id)) = (
-                EventId::new(format!(
-                    "migrate:{}:{}",
-                    t.id,
-                    &to[to.len().saturating_sub(16)..]
-                )),
-                TicketId::new(t.id.clone()),
-            ) else {
-                continue;
-            };
-            let event = Event {
+    if req.dry_run {
+        let tickets = open
+            .into_iter()
+            .map(|(id, from, _)| Moved {
                 id,
-                ticket_id,
-                occurred_at: st.timers.clock.now(),
-                kind: EventKind::PolicyMigrated(PolicyMigrated {
-                    from: t.from.clone(),
-                    to: to.clone(),
-                    by: who.name.clone(),
-                }),
-            };
-            let writer = st.writer.clone();
-            let source = Source::Api {
-                token: who.name.clone(),
-            };
-            pending.push(tokio::spawn(async move {
-                writer
-                    .append(InputBatch {
-                        events: vec![event],
-                        source,
-                    })
-                    .await
-            }));
-        }
-        for (t, p) in tickets.iter_mut().zip(pending) {
-            if let Ok(Ok(out)) = p.await {
-                t.seq = out.first().map(|o| o.seq());
-            }
-        }
-        tickets.retain(|t| t.seq.is_some());
+                from,
+                seq: None,
+            })
+            .collect();
+        return Ok((
+            StatusCode::OK,
+            Json(Answer {
+                to,
+                dry_run: true,
+                pin,
+                tickets,
+                skipped: Vec::new(),
+                changes,
+            }),
+        ));
     }
-    let status = if req.dry_run || tickets.is_empty() {
+    // One request per ticket, so a ticket closed meanwhile is refused
+    // alone; queued without `Busy` (waiting for room), answers collected
+    // after. Each outcome stays with its own ticket.
+    let writer = st.writer.clone();
+    let now = st.timers.clock.now();
+    let by = who.name.clone();
+    let target = to.clone();
+    let queued = tokio::task::spawn_blocking(move || {
+        open.into_iter()
+            .map(|(id, from, last_seq)| {
+                let event = match (move_id(&id, last_seq, &target), TicketId::new(id.clone())) {
+                    (Ok(event_id), Ok(ticket_id)) => Event {
+                        id: event_id,
+                        ticket_id,
+                        occurred_at: now,
+                        kind: EventKind::PolicyMigrated(PolicyMigrated {
+                            from: from.clone(),
+                            to: target.clone(),
+                            by: by.clone(),
+                        }),
+                    },
+                    (Err(e), _) | (_, Err(e)) => return (id, from, Err(e)),
+                };
+                let batch = InputBatch {
+                    events: vec![event],
+                    source: Source::Api { token: by.clone() },
+                };
+                let rx = writer.enqueue_blocking(batch).map_err(|e| e.to_string());
+                (id, from, rx)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))?;
+    let mut tickets = Vec::new();
+    let mut skipped = Vec::new();
+    for (id, from, rx) in queued {
+        let outcome = match rx {
+            Ok(rx) => rx
+                .await
+                .unwrap_or_else(|_| Err(escalier_store::StoreError::Closed.into()))
+                .map_err(|e| match e {
+                    AppendError::Rejected { rejection, .. } => rejection.to_string(),
+                    other => other.to_string(),
+                }),
+            Err(e) => Err(e),
+        };
+        match outcome.as_deref().map(|a| a.first().copied()) {
+            Ok(Some(Appended::Stored { seq })) => tickets.push(Moved {
+                id,
+                from,
+                seq: Some(seq),
+            }),
+            Ok(Some(Appended::Duplicate { seq })) => skipped.push(Skipped {
+                id,
+                from,
+                reason: format!("the same move was already requested (seq {seq})"),
+            }),
+            Ok(None) => skipped.push(Skipped {
+                id,
+                from,
+                reason: "nothing was stored".into(),
+            }),
+            Err(reason) => skipped.push(Skipped {
+                id,
+                from,
+                reason: reason.to_owned(),
+            }),
+        }
+    }
+    let status = if tickets.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -190,9 +281,30 @@ async fn migrate(
         status,
         Json(Answer {
             to,
-            dry_run: req.dry_run,
+            dry_run: false,
+            pin,
             tickets,
+            skipped,
             changes,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_move_id_fits_whatever_the_ticket_id_and_differs_per_position() {
+        let to = "sha256:00112233445566778899aabbccddeeff";
+        let short = move_id("T-1", 7, to).unwrap();
+        assert_eq!(short.as_str(), "migrate:8899aabbccddeeff:7:T-1");
+        for len in [100, 103, 104, escalier_core::id::MAX_ID_LEN] {
+            let long = "L".repeat(len);
+            let id = move_id(&long, u64::MAX, to).unwrap();
+            assert!(id.as_str().len() <= escalier_core::id::MAX_ID_LEN, "{id}");
+            assert_ne!(id, move_id(&"M".repeat(len), u64::MAX, to).unwrap());
+        }
+        assert_ne!(move_id("T-1", 7, to), move_id("T-1", 9, to));
+    }
 }

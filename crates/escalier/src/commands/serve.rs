@@ -213,8 +213,13 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         },
         policies: {
             let store = store.clone();
+            let pin = cfg.policies.pin;
             Arc::new(move || {
                 let mut v = serde_json::to_value(status_policies.status()).unwrap_or_default();
+                // `policies.pin`: `POST /v1/admin/migrate` says when pinning is off.
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("pin".into(), serde_json::to_value(pin).unwrap_or_default());
+                }
                 // Every version that served, for pinning and migration.
                 if let (Some(map), Ok(versions)) = (v.as_object_mut(), store.policy_sets()) {
                     map.insert(

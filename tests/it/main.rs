@@ -15,5 +15,6 @@ mod ingest;
 mod migrate;
 mod plugins;
 mod policies;
+mod replay;
 mod restart;
 mod tickets;

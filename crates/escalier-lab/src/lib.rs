@@ -8,7 +8,9 @@
 //! the story of one ticket (`escalier explain`), and review statistics
 //! over tickets (`GET /v1/stats`). Nothing here serves traffic or writes
 //! to a data directory; logs are read from exports or from a stopped
-//! server's database. Plugins do not run here: the lab runs policies only.
+//! server's database. The lab does not load plugins itself: a replay runs
+//! them through a [`replay::PluginRunner`] the caller provides (the binary
+//! provides the WebAssembly host), with side effects off.
 //!
 //! # Layout
 //!
@@ -20,7 +22,8 @@
 //! - [`policy_test`]: the `*.test.toml` format, its runner and report.
 //! - [`log`]: reading recorded logs (NDJSON exports, a stopped store).
 //! - `recorded`: recorded records decoded only as far as replay needs.
-//! - [`replay`]: backtests: re-simulation, sharding by ticket, the report.
+//! - [`replay`]: backtests: re-simulation, sharding by ticket, the plugin
+//!   seam ([`replay::PluginRunner`]), the report.
 //! - [`diff`]: how recorded and replayed records are aligned and compared.
 //! - [`explain`]: a ticket's story, clock changes included.
 //! - `stats` (re-exported from `escalier_core::stats`): escalation rate, response

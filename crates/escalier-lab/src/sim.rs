@@ -17,8 +17,8 @@
 //!   the instant given.
 //!
 //! Nothing sleeps, reads the system clock or does I/O, so a run is a pure
-//! function of its inputs. Plugins are out of scope: the simulator runs the
-//! reactors it is given, and the tools give it policies only.
+//! function of its inputs. The simulator runs the reactors it is given:
+//! policies, and for a replay with plugins, the plugin host's reactor.
 //!
 //! Invariants:
 //! - time never goes backwards: an input given an earlier time than the
@@ -97,6 +97,12 @@ pub struct Simulator {
     now: Timestamp,
     next_seq: u64,
     seq_stride: u64,
+    /// The seq the next input gets instead of `next_seq` (a replay keeps
+    /// the recorded positions).
+    next_input_seq: Option<u64>,
+    /// Seqs for ticks, by (ticket, key, due): what the recorded scheduler
+    /// gave them.
+    tick_seqs: HashMap<(String, Box<str>, Timestamp), u64>,
     log: Option<Vec<Record>>,
     counters: Counters,
 }
@@ -116,6 +122,8 @@ impl Simulator {
             now: Timestamp::UNIX_EPOCH,
             next_seq: 1,
             seq_stride: 1,
+            next_input_seq: None,
+            tick_seqs: HashMap::new(),
             log: Some(Vec::new()),
             counters: Counters::default(),
         }
@@ -139,6 +147,25 @@ impl Simulator {
     pub fn with_seqs(&mut self, first: u64, stride: u64) -> &mut Self {
         self.next_seq = first.max(1);
         self.seq_stride = stride.max(1);
+        self
+    }
+
+    /// Number the next input `seq` rather than the next number in turn
+    /// (for that input only, accepted or refused). A replay keeps the
+    /// recorded positions this way: they are in derived event ids,
+    /// approval and delivery ids, and seed plugins' randomness. The caller
+    /// keeps them apart from the numbers ticks take ([`Simulator::with_seqs`]).
+    pub fn number_next_input(&mut self, seq: u64) -> &mut Self {
+        self.next_input_seq = Some(seq);
+        self
+    }
+
+    /// Number the tick for `ticket`'s deadline `key` due at `due` `seq`,
+    /// if it fires later (a replay gives the recorded scheduler's numbers;
+    /// ticks without one take the next number in turn).
+    pub fn number_tick(&mut self, ticket: &str, key: &str, due: Timestamp, seq: u64) -> &mut Self {
+        self.tick_seqs
+            .insert((ticket.to_owned(), key.into(), due), seq);
         self
     }
 
@@ -296,13 +323,17 @@ impl Simulator {
         at: Timestamp,
         out: &mut Vec<Record>,
     ) -> Result<u64, Rejection> {
+        let numbered = self.next_input_seq.take();
         let slot = self.ids.get(event.ticket_id.as_str()).copied();
         let before = slot.and_then(|i| self.slots[i as usize].ticket.as_ref());
         reduce::check_transition(before.map(|t| t.status), &event)?;
         if let (EventKind::ApprovalDecided(d), Some(t)) = (&event.kind, before) {
             d.check(t)?;
         }
-        let seq = self.take_seq();
+        let seq = match numbered {
+            Some(seq) => seq,
+            None => self.take_seq(),
+        };
         let record = Arc::new(Record {
             seq,
             index: 0,
@@ -361,7 +392,16 @@ impl Simulator {
     fn tick(&mut self, at: Timestamp, slot: u32, key: Box<str>, out: &mut Vec<Record>) {
         let when = at.max(self.now);
         self.now = when;
-        let seq = self.take_seq();
+        let numbered = if self.tick_seqs.is_empty() {
+            None
+        } else {
+            let id = self.slots[slot as usize].id.as_str().to_owned();
+            self.tick_seqs.remove(&(id, key.clone(), at))
+        };
+        let seq = match numbered {
+            Some(seq) => seq,
+            None => self.take_seq(),
+        };
         let s = &mut self.slots[slot as usize];
         s.rows.retain(|d| !(d.at == at && *d.key == *key));
         s.spent.push(Due {

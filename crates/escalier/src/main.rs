@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod fold;
 mod outbox;
+mod plugin_host;
 mod reactors;
 mod secrets;
 mod telemetry;

@@ -6,8 +6,18 @@
 //! SLA policies and ladders. What the recorded run derived is not fed back:
 //! the simulator derives its own. Recorded scheduler inputs (`clock.due`
 //! ticks, `clock.rebound`) are not fed either: the simulator re-fires every
-//! deadline at its due instant under the candidate's files. Plugins do not
-//! run; records they produced are left out of the comparison and counted.
+//! deadline at its due instant under the candidate's files.
+//!
+//! Plugins run when a [`PluginRunner`] is given (`escalier replay` gives
+//! the installed plugins unless told not to), after the policies as in the
+//! server, and their records are compared like the policies'. Each input
+//! is processed at its recorded seq, so what plugins see of positions
+//! (derived event ids, approval ids, delivery ids, the seed of their
+//! randomness) is what they saw live. A tick the simulator fires takes
+//! the seq of the recorded tick for the same deadline when that was read
+//! already (the usual case), else a number apart from every recorded seq.
+//! Without a runner, records
+//! plugins produced are left out of the comparison and counted.
 //!
 //! A window (`from_seq`..`to_seq`, `since`..`until`) starts from the
 //! recorded tickets: every record before it is folded as recorded (with
@@ -25,6 +35,7 @@
 //! when asked; each shard is a simulator of its own and results merge.
 //! The diff is the same whatever the number of shards.
 
+mod plugins;
 mod render;
 
 use std::collections::HashMap;
@@ -47,11 +58,20 @@ use crate::policies::Policies;
 use crate::recorded::{Derived, Head, Recorded};
 use crate::sim::{SharedReactor, Simulator};
 
+pub use plugins::{PluginRef, PluginRunner};
 pub use render::render;
+
+/// Ticks the replay fires are numbered from here up: apart from every
+/// recorded seq, which inputs keep (and within what a JSON number holds
+/// exactly).
+const TICK_SEQS: u64 = 1 << 52;
 
 /// Which part of the log to replay, and how.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
+    /// Plugins to run after the policies; `None`: policies only, and
+    /// records plugins produced are not compared.
+    pub plugins: Option<Arc<dyn PluginRunner>>,
     /// First input seq replayed (inclusive).
     pub from_seq: Option<u64>,
     /// Last input seq replayed (inclusive).
@@ -68,6 +88,7 @@ pub struct ReplayOptions {
 impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
+            plugins: None,
             from_seq: None,
             to_seq: None,
             since: None,
@@ -117,6 +138,8 @@ pub struct Candidate {
     /// Version of the SLA and ladder files.
     pub books: String,
     pub policies: Vec<PolicyRef>,
+    /// Plugins run after the policies (none: policies only).
+    pub plugins: Vec<PluginRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,8 +163,8 @@ pub struct ReplayCounts {
     pub after_window: u64,
     /// Recorded derived records compared.
     pub recorded: u64,
-    /// Recorded records produced by plugins: not compared (replay runs
-    /// policies only).
+    /// Recorded records produced by plugins, left out of the comparison
+    /// because no plugins were run.
     pub plugin_records: u64,
     /// Derived records the candidate produced.
     pub replayed: u64,
@@ -252,12 +275,18 @@ impl Replay {
                     hash: p.hash().to_owned(),
                 })
                 .collect(),
+            plugins: opts
+                .plugins
+                .as_ref()
+                .map(|p| p.plugins())
+                .unwrap_or_default(),
         };
         let reactor: SharedReactor = Arc::clone(set) as SharedReactor;
         Self::with_reactors(vec![reactor], Arc::clone(policies.books()), candidate, opts)
     }
 
-    /// Replay with any reactors and books; `candidate` describes them.
+    /// Replay with any reactors and books (then the plugins of `opts`);
+    /// `candidate` describes them.
     pub fn with_reactors(
         reactors: Vec<SharedReactor>,
         books: Arc<Books>,
@@ -265,11 +294,17 @@ impl Replay {
         opts: ReplayOptions,
     ) -> Replay {
         let n = opts.threads.max(1);
+        let plugins = opts.plugins.is_some();
         let shards = (0..n)
             .map(|i| {
-                let mut sim = Simulator::new(reactors.clone(), Arc::clone(&books), opts.limits);
-                sim.keep_log(false).with_seqs(i as u64 + 1, n as u64);
-                let shard = Shard::new(sim, Arc::clone(&books));
+                let mut reactors = reactors.clone();
+                if let Some(p) = &opts.plugins {
+                    reactors.push(p.reactor());
+                }
+                let mut sim = Simulator::new(reactors, Arc::clone(&books), opts.limits);
+                sim.keep_log(false)
+                    .with_seqs(TICK_SEQS + i as u64, n as u64);
+                let shard = Shard::new(sim, Arc::clone(&books), plugins);
                 if n == 1 {
                     ShardHandle::Inline(Box::new(shard))
                 } else {
@@ -416,9 +451,14 @@ impl Replay {
             return Err(e);
         }
         tickets.sort_by(|a, b| a.ticket_id.cmp(&b.ticket_id));
-        let mut notes = vec![
-            "replay runs policies only: plugins are not run, and records they produced are not compared".to_owned(),
-        ];
+        let mut notes = Vec::new();
+        if self.opts.plugins.is_none() {
+            notes.push("no plugins were run: records plugins produced are not compared".to_owned());
+        } else {
+            notes.push(
+                "plugins ran after the policies, with side effects off: deliveries are compared, never sent".to_owned(),
+            );
+        }
         if counts.plugin_records > 0 {
             notes.push(format!(
                 "{} recorded plugin records were left out; policies reacting to them may differ for that reason",
@@ -535,6 +575,8 @@ type RecordedApprovals = HashMap<String, Vec<(String, String, bool)>>;
 struct Shard {
     sim: Simulator,
     books: Arc<Books>,
+    /// Plugins run: their recorded records are compared.
+    plugins: bool,
     /// Tickets folded from the records before the window; `None` once the
     /// window started and they went into the simulator.
     before: Option<HashMap<String, Ticket>>,
@@ -551,10 +593,11 @@ struct Shard {
 type ClockPool = (Vec<(Derived, Trigger)>, Vec<(Record, Trigger)>);
 
 impl Shard {
-    fn new(sim: Simulator, books: Arc<Books>) -> Shard {
+    fn new(sim: Simulator, books: Arc<Books>, plugins: bool) -> Shard {
         Shard {
             sim,
             books,
+            plugins,
             before: Some(HashMap::new()),
             approvals: HashMap::new(),
             clock: HashMap::new(),
@@ -620,7 +663,7 @@ impl Shard {
         let mut recorded = Vec::with_capacity(g.derived.len());
         for r in g.derived {
             let d = Derived::new(r)?;
-            if d.is_plugin() {
+            if !self.plugins && d.is_plugin() {
                 self.counts.plugin_records += 1;
             } else {
                 recorded.push(d);
@@ -629,6 +672,11 @@ impl Shard {
         self.counts.recorded += recorded.len() as u64;
         if input.source == Source::Scheduler {
             self.counts.scheduler_inputs += 1;
+            if let EventKind::ClockDue(d) = &input.event.kind {
+                // Usually recorded before the simulator fires the deadline.
+                self.sim
+                    .number_tick(input.event.ticket_id.as_str(), &d.key, d.due, input.seq);
+            }
             let trigger = match &input.event.kind {
                 EventKind::ClockDue(d) => Trigger::Clock {
                     key: d.key.clone(),
@@ -672,6 +720,7 @@ impl Shard {
         }
         self.counts.inputs += 1;
         let mut out = std::mem::take(&mut self.out);
+        self.sim.number_next_input(seq);
         if self
             .sim
             .submit_into(event, source, recorded_at, &mut out)

@@ -31,6 +31,14 @@ pub fn render(r: &ReplayReport, limit: usize) -> String {
         c.version,
         c.books
     );
+    if !c.plugins.is_empty() {
+        let names: Vec<String> = c
+            .plugins
+            .iter()
+            .map(|p| format!("{} {} ({})", p.name, p.version, p.hash))
+            .collect();
+        let _ = writeln!(out, "plugins: {}", names.join(", "));
+    }
     let n = &r.counts;
     let _ = writeln!(
         out,

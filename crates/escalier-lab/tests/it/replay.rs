@@ -7,14 +7,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use escalier_core::action::Note;
 use escalier_core::event::{EventKind, Origin};
 use escalier_core::ticket::ApprovalState;
 use escalier_core::timers::Books;
 use escalier_core::{
-    Action, Clock, Event, ManualClock, Reactor, Record, Source, Status, Timestamp,
+    Action, Clock, Event, ManualClock, Producer, Reaction, Reactor, Record, Source, Status, Ticket,
+    Timestamp,
 };
 use escalier_lab::policies::{Extras, Policies};
-use escalier_lab::replay::{Replay, ReplayOptions, ReplayReport};
+use escalier_lab::replay::{PluginRef, PluginRunner, Replay, ReplayOptions, ReplayReport};
+use escalier_lab::sim::SharedReactor;
 use escalier_lab::traffic::{GenOptions, Generator};
 use escalier_policy::PolicyEngine;
 use escalier_store::{
@@ -49,11 +52,14 @@ fn load(dir: &Path) -> Policies {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-struct Serve(Arc<Policies>);
+/// The policies, then (as the server runs them) the plugins.
+struct Serve(Arc<Policies>, Option<SharedReactor>);
 
 impl ReactorSource for Serve {
     fn reactors(&self, _pinned: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
-        vec![Arc::clone(self.0.set()) as Arc<dyn Reactor + Send + Sync>]
+        let mut out = vec![Arc::clone(self.0.set()) as Arc<dyn Reactor + Send + Sync>];
+        out.extend(self.1.clone());
+        out
     }
 
     fn books(&self) -> Arc<Books> {
@@ -70,6 +76,15 @@ fn web() -> Source {
 /// so ticks are recorded exactly when due; now and then an approval a
 /// policy asked for is decided through the API path.
 fn record(policies: &Arc<Policies>, events: Vec<(Event, Timestamp)>) -> Vec<Record> {
+    record_with(policies, None, events)
+}
+
+/// [`record`] with a plugin reactor run after the policies.
+fn record_with(
+    policies: &Arc<Policies>,
+    plugins: Option<SharedReactor>,
+    events: Vec<(Event, Timestamp)>,
+) -> Vec<Record> {
     let store = Store::in_memory().unwrap();
     let start = events.first().map(|e| e.1).unwrap_or(Timestamp::UNIX_EPOCH);
     let clock = Arc::new(ManualClock::new(start));
@@ -77,7 +92,7 @@ fn record(policies: &Arc<Policies>, events: Vec<(Event, Timestamp)>) -> Vec<Reco
         Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(Serve(Arc::clone(policies))),
+        Arc::new(Serve(Arc::clone(policies), plugins)),
         ProcessorConfig {
             clock: clock.clone(),
             ..ProcessorConfig::default()
@@ -407,4 +422,87 @@ fn the_traffic_exercises_what_replay_must_reproduce() {
     assert!(has(&|r| r.source == Source::Scheduler));
     let report = replay(&policies, &log, 1);
     assert!(report.is_empty(), "{:#?}", report.tickets);
+}
+
+/// A plugin stand-in: notes every escalation and SLA breach, naming the
+/// record it saw, whose id carries its log position (as a real plugin's
+/// approval and delivery ids do).
+struct Noter;
+
+impl Reactor for Noter {
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "action.escalate" || event_type == "sla.breached"
+    }
+
+    fn react(&self, _: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
+        out.push(Reaction {
+            producer: Producer::Plugin {
+                plugin: "noter".into(),
+                version: "1.0.0".into(),
+                hash: "sha256:0123456789abcdef".into(),
+            },
+            kind: EventKind::Action(Action::Note(Note {
+                text: format!("saw {} {}", record.event.type_name(), record.event.id),
+            })),
+        });
+    }
+}
+
+impl PluginRunner for Noter {
+    fn reactor(&self) -> SharedReactor {
+        Arc::new(Noter)
+    }
+
+    fn plugins(&self) -> Vec<PluginRef> {
+        vec![PluginRef {
+            name: "noter".into(),
+            version: "1.0.0".into(),
+            hash: "sha256:0123456789abcdef".into(),
+        }]
+    }
+}
+
+#[test]
+fn plugins_replay_at_the_recorded_positions_and_their_records_are_compared() {
+    let policies = Arc::new(load(&policies_dir()));
+    let log = record_with(&policies, Some(Arc::new(Noter)), traffic(3, 300, 6, 30));
+    let notes = |f: &dyn Fn(&str) -> bool| {
+        log.iter()
+            .filter(|r| r.source.producer_name() == "noter")
+            .filter(|r| matches!(&r.event.kind, EventKind::Action(Action::Note(n)) if f(&n.text)))
+            .count()
+    };
+    assert!(
+        notes(&|t| t.starts_with("saw sla.breached")) > 0,
+        "ticks' records are noted"
+    );
+    assert!(notes(&|t| t.starts_with("saw action.escalate")) > 0);
+    for threads in [1, 2] {
+        let opts = ReplayOptions {
+            plugins: Some(Arc::new(Noter)),
+            threads,
+            ..ReplayOptions::default()
+        };
+        let report = Replay::run(&policies, opts, log.iter().cloned());
+        assert!(
+            report.is_empty(),
+            "{threads} thread(s): {:#?}",
+            report.tickets
+        );
+        assert_eq!(report.counts.plugin_records, 0);
+        assert_eq!(report.counts.replayed, report.counts.recorded);
+        assert_eq!(
+            report.summary.by_policy["noter"].unchanged as usize,
+            notes(&|_| true)
+        );
+        assert_eq!(report.candidate.plugins.len(), 1);
+    }
+    // Without the plugin its records are left out, counted, and said so.
+    let report = replay(&policies, &log, 1);
+    assert_eq!(report.counts.plugin_records as usize, notes(&|_| true));
+    assert!(
+        report.notes[0].contains("no plugins were run"),
+        "{:?}",
+        report.notes
+    );
 }

@@ -1,6 +1,8 @@
 //! `escalier replay`: backtest a candidate policy set (a policies
-//! directory with its SLA and ladder files) over a recorded log, and diff
-//! what it does against what was recorded. Nothing is written anywhere.
+//! directory with its SLA and ladder files) and the installed plugins over
+//! a recorded log, and diff what they do against what was recorded.
+//! Nothing is written anywhere and nothing is sent: plugins run with side
+//! effects off (their deliveries are compared, never delivered).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,20 +10,30 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use escalier_lab::policies::{Extras, Policies, PoliciesError};
-use escalier_lab::replay::{self, ReplayOptions};
+use escalier_lab::replay::{self, PluginRunner, ReplayOptions};
 
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
+use crate::plugin_host::ReplayPlugins;
 
-/// Run candidate policies over a recorded log (an export, or a stopped
-/// server's data directory) with clocks re-simulated, and show which actions
-/// would be added, removed or changed. Plugins are not run. Exit status 0
-/// whatever the diff (use --fail-on-diff in CI).
+/// Run candidate policies and the installed plugins over a recorded log (an
+/// export, or a stopped server's data directory) with clocks re-simulated,
+/// and show which actions would be added, removed or changed. Plugins run
+/// as the server runs them, with side effects off: deliveries are
+/// compared, never sent. Exit status 0 whatever the diff (use
+/// --fail-on-diff in CI).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Candidate policies directory (with its sla.toml / ladders.toml). Default: policies.dir.
     #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
+    /// Installed plugins directory to run after the policies. Default:
+    /// plugins.dir (`<data dir>/plugins`), if it exists.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_plugins")]
+    plugins: Option<PathBuf>,
+    /// Run the policies only; records plugins produced are not compared.
+    #[arg(long)]
+    no_plugins: bool,
     #[command(flatten)]
     log: LogArgs,
     /// First input seq to replay (earlier records are folded as recorded).
@@ -98,7 +110,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .transpose()
             .map_err(|e| anyhow::anyhow!("--{what}: {e}"))
     };
+    let plugins: Option<Arc<dyn PluginRunner>> = match (&args.plugins, args.no_plugins) {
+        (_, true) => None,
+        (Some(dir), false) => {
+            if !dir.is_dir() {
+                anyhow::bail!("--plugins {}: not a directory", dir.display());
+            }
+            Some(Arc::new(ReplayPlugins::load(&cfg, dir)?))
+        }
+        (None, false) => {
+            let dir = cfg.plugins_dir();
+            if dir.is_dir() {
+                Some(Arc::new(ReplayPlugins::load(&cfg, &dir)?))
+            } else {
+                None
+            }
+        }
+    };
     let opts = ReplayOptions {
+        plugins,
         from_seq: args.from_seq,
         to_seq: args.to_seq,
         since: instant(&args.since, "since")?,

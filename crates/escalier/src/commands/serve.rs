@@ -14,8 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use escalier_core::{Clock, ManualClock, SystemClock};
 use escalier_plugin::outbound::{AddressPolicy, Outbound, OutboundConfig};
-use escalier_plugin::secrets::Secrets;
-use escalier_plugin::{HostConfig, PluginRegistry};
+use escalier_plugin::PluginRegistry;
 use escalier_policy::PolicyRegistry;
 use escalier_server::auth::{Scope, TokenEntry, Tokens, generate_token, hash_token};
 use escalier_server::{AppState, HttpLimits, Timers, Verifier};
@@ -281,20 +280,7 @@ fn open_plugins(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Plugi
     let dir = cfg.plugins_dir();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating plugins directory {}", dir.display()))?;
-    let secrets = Secrets::from_env(std::env::vars())
-        .with_file(cfg.storage.data_dir.join("secrets.toml"))
-        .context("reading plugin secrets")?;
-    let mut host = HostConfig::new(&dir);
-    host.cache_dir = Some(cfg.plugin_cache_dir());
-    host.secrets = secrets;
-    host.address_policy = AddressPolicy {
-        allow_private: cfg.plugins.allow_private.clone(),
-    };
-    host.breaker.failures = cfg.plugins.breaker_failures;
-    host.breaker.cooldown = cfg.plugins.breaker_cooldown;
-    host.pool.max_instances = cfg.plugins.max_instances;
-    host.pool.max_memory_mib = cfg.plugins.max_memory_mib;
-    host.clock = clock;
+    let host = crate::plugin_host::host_config(cfg, &dir, clock)?;
     let (registry, report) = PluginRegistry::open(host)
         .map_err(|e| anyhow::anyhow!("plugins in {}: {e}", dir.display()))?;
     for f in &report.failed {

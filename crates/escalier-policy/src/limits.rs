@@ -19,8 +19,8 @@ pub struct PolicyLimits {
     /// whose work grows with their input count it here too (`contains_any`:
     /// one operation per 64 bytes of text it looks at).
     pub max_operations: u64,
-    /// Wall-clock time per run, checked every few hundred operations
-    /// (counting the work helpers charge).
+    /// Wall-clock time per run, checked every 128 operations (counting the
+    /// work helpers charge).
     /// Written like `"20ms"` in config.
     #[serde(with = "humantime_duration")]
     pub max_time: Duration,

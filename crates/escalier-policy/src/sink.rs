@@ -28,9 +28,13 @@ use rhai::{Dynamic, EvalAltResult, ImmutableString, Position};
 use crate::api::ApiError;
 
 /// How many operations pass between two looks at the clock. Reading the
-/// clock costs about as much as a few dozen operations; every 256 keeps the
-/// check under 1% of run time and a runaway loop within ~0.1 ms of its deadline.
-pub(crate) const CLOCK_CHECK_EVERY: u64 = 256;
+/// clock costs about as much as one or two operations, so every 128 keeps
+/// the check near 1% of run time. It also bounds how far past its deadline
+/// a run can go: 128 operations, each either cheap or (a Rhai string
+/// built-in over a `max_string_size` text, a fraction of a millisecond)
+/// bounded by the string limit; built-ins that do more charge their work
+/// and so reach the clock sooner.
+pub(crate) const CLOCK_CHECK_EVERY: u64 = 128;
 
 /// Longest `print`/`debug` line, in bytes; longer ones are cut (as plugin
 /// log lines are).
@@ -50,7 +54,7 @@ pub(crate) struct TimeUp;
 pub(crate) struct OutOfOperations;
 
 thread_local! {
-    // Separate from RUN: `on_progress` reads it every 256th operation, and
+    // Separate from RUN: `on_progress` reads it every 128th operation, and
     // a `Cell` read is cheaper than a `RefCell` borrow.
     static BUDGET: Cell<Budget> = const { Cell::new(Budget::IDLE) };
     static RUN: RefCell<Run> = RefCell::new(Run::default());

@@ -117,6 +117,8 @@ fn explain_and_export_ask_a_running_server() {
     assert!(text.contains("ticket.created"), "{text}");
     assert!(text.contains("escalate to tier 2: VIP customer"), "{text}");
     assert!(text.contains("by policy vip.rhai"), "{text}");
+    // The line, found in the stored files of the version that ran.
+    assert!(text.contains("vip.rhai:4"), "{text}");
     let json = remote(&["explain", "T-1", "--format", "json"]);
     let story: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(story["ticket_id"], "T-1");

@@ -10,7 +10,7 @@
 //! the log was processed with, those changes are approximate; the
 //! recorded events are not.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use escalier_core::event::EventKind;
@@ -89,6 +89,62 @@ pub fn explain(
     books: Option<&Books>,
     policies: Option<&Policies>,
 ) -> Option<Story> {
+    explain_with(records, ticket_id, books, &|r, context| {
+        policies.and_then(|p| p.locate(r, context))
+    })
+}
+
+/// The files of a policy set version as the server stores them, by name
+/// (`escalation/vip.rhai`, `sla.toml`, `ladders.toml`): locates records
+/// the way [`Policies::locate`] does, without compiling the set.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Name → (name as shown: the policies directory joined with it, text).
+    files: BTreeMap<String, (String, String)>,
+}
+
+impl Sources {
+    /// `dir` is shown before each name (`policies/vip.rhai`); empty for none.
+    pub fn new(dir: &str, files: impl IntoIterator<Item = (String, String)>) -> Sources {
+        let dir = dir.trim_start_matches("./").trim_end_matches('/');
+        let files = files
+            .into_iter()
+            .map(|(name, text)| {
+                let shown = if dir.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{dir}/{name}")
+                };
+                (name, (shown, text))
+            })
+            .collect();
+        Sources { files }
+    }
+
+    /// Where `record` came from; `context` as for [`Policies::locate`].
+    pub fn locate(&self, record: &Record, context: &[Record]) -> Option<Location> {
+        let file = |name: &str| {
+            self.files
+                .get(name)
+                .map(|(shown, text)| (shown.as_str(), text.as_str()))
+        };
+        let texts = crate::locate::Texts {
+            policy: &file,
+            sla: file("sla.toml"),
+            ladders: file("ladders.toml"),
+        };
+        crate::locate::locate(record, context, &texts)
+    }
+}
+
+/// [`explain`] with any way of locating records (`Sources::locate` for a
+/// stored policy set, or nothing).
+pub fn explain_with(
+    records: impl IntoIterator<Item = Record>,
+    ticket_id: &str,
+    books: Option<&Books>,
+    locate: &dyn Fn(&Record, &[Record]) -> Option<Location>,
+) -> Option<Story> {
     let mut entries = Vec::new();
     let mut ticket: Option<Ticket> = None;
     // Records of the current seq, for triggers and ladder locations.
@@ -128,7 +184,7 @@ pub fn explain(
                 summary: s.clone(),
             })
         });
-        let location = policies.and_then(|p| p.locate(&r, &same_seq));
+        let location = locate(&r, &same_seq);
         summaries.insert(r.index, (r.event.type_name().to_owned(), summary.clone()));
         entries.push(Entry {
             pos: r.pos().to_string(),

@@ -60,6 +60,62 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// The texts records are located in: a policy's file and source by
+/// policy name, and the `sla.toml` and `ladders.toml` files and texts.
+pub(crate) struct Texts<'a> {
+    pub policy: &'a dyn Fn(&str) -> Option<(&'a str, &'a str)>,
+    pub sla: Option<(&'a str, &'a str)>,
+    pub ladders: Option<(&'a str, &'a str)>,
+}
+
+/// Where `record` came from, if a policy, `sla.toml` or `ladders.toml`
+/// produced it. `context` is the records of the same input before it (a
+/// ladder level's actions are located through the `ladder.level_reached`
+/// that precedes them).
+pub(crate) fn locate(record: &Record, context: &[Record], texts: &Texts<'_>) -> Option<Location> {
+    if let Some(policy) = policy_name(record) {
+        let found = (texts.policy)(policy);
+        let file = found.map_or(policy, |(file, _)| file);
+        return Some(in_policy(file, found.map(|(_, text)| text), record));
+    }
+    if !matches!(record.source, Source::Clock { .. }) {
+        return None;
+    }
+    match &record.event.kind {
+        EventKind::SlaWarning(f) | EventKind::SlaBreached(f) => {
+            let ((file, text), name) = (texts.sla?, f.sla.as_deref()?);
+            Some(in_sla_file(file, text, name))
+        }
+        EventKind::SlaMet(m) => {
+            let ((file, text), name) = (texts.sla?, m.sla.as_deref()?);
+            Some(in_sla_file(file, text, name))
+        }
+        EventKind::LadderLevelReached(l) => {
+            let (file, text) = texts.ladders?;
+            Some(in_ladders_file(file, text, &l.ladder, Some(l.level)))
+        }
+        EventKind::LadderExhausted(l) => {
+            let (file, text) = texts.ladders?;
+            Some(in_ladders_file(file, text, &l.ladder, None))
+        }
+        EventKind::Action(_) => {
+            // A ladder level's action: the level reached just before it.
+            let (file, text) = texts.ladders?;
+            let level = context.iter().rev().find_map(|r| match &r.event.kind {
+                EventKind::LadderLevelReached(l) if r.seq == record.seq => Some(l),
+                _ => None,
+            })?;
+            Some(in_ladders_file(
+                file,
+                text,
+                &level.ladder,
+                Some(level.level),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Locate a policy's record in its source text.
 pub(crate) fn in_policy(file: &str, source: Option<&str>, record: &Record) -> Location {
     let mut loc = Location {

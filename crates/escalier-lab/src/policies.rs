@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use escalier_core::event::EventKind;
+use escalier_core::Record;
 use escalier_core::timers::Books;
-use escalier_core::{Record, Source};
 use escalier_policy::{Diagnostic, LoadError, PolicyEngine, PolicySet};
 
 use crate::locate::{self, Location};
@@ -154,59 +153,12 @@ impl Policies {
     /// (a ladder level's actions are located through the
     /// `ladder.level_reached` that precedes them).
     pub fn locate(&self, record: &Record, context: &[Record]) -> Option<Location> {
-        if let Some(policy) = locate::policy_name(record) {
-            let text = self.sources.get(policy);
-            let file = text
-                .map(|t| t.file.clone())
-                .unwrap_or_else(|| policy.to_owned());
-            return Some(locate::in_policy(&file, text.map(|t| &*t.text), record));
-        }
-        if !matches!(record.source, Source::Clock { .. }) {
-            return None;
-        }
-        match &record.event.kind {
-            EventKind::SlaWarning(f) | EventKind::SlaBreached(f) => {
-                let (sla, name) = (self.sla.as_ref()?, f.sla.as_deref()?);
-                Some(locate::in_sla_file(&sla.file, &sla.text, name))
-            }
-            EventKind::SlaMet(m) => {
-                let (sla, name) = (self.sla.as_ref()?, m.sla.as_deref()?);
-                Some(locate::in_sla_file(&sla.file, &sla.text, name))
-            }
-            EventKind::LadderLevelReached(l) => {
-                let ladders = self.ladders.as_ref()?;
-                Some(locate::in_ladders_file(
-                    &ladders.file,
-                    &ladders.text,
-                    &l.ladder,
-                    Some(l.level),
-                ))
-            }
-            EventKind::LadderExhausted(l) => {
-                let ladders = self.ladders.as_ref()?;
-                Some(locate::in_ladders_file(
-                    &ladders.file,
-                    &ladders.text,
-                    &l.ladder,
-                    None,
-                ))
-            }
-            EventKind::Action(_) => {
-                // A ladder level's action: the level reached just before it.
-                let ladders = self.ladders.as_ref()?;
-                let level = context.iter().rev().find_map(|r| match &r.event.kind {
-                    EventKind::LadderLevelReached(l) if r.seq == record.seq => Some(l),
-                    _ => None,
-                })?;
-                Some(locate::in_ladders_file(
-                    &ladders.file,
-                    &ladders.text,
-                    &level.ladder,
-                    Some(level.level),
-                ))
-            }
-            _ => None,
-        }
+        let texts = locate::Texts {
+            policy: &|name: &str| self.sources.get(name).map(|t| (t.file.as_str(), &*t.text)),
+            sla: self.sla.as_ref().map(|t| (t.file.as_str(), &*t.text)),
+            ladders: self.ladders.as_ref().map(|t| (t.file.as_str(), &*t.text)),
+        };
+        locate::locate(record, context, &texts)
     }
 }
 

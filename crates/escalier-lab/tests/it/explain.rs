@@ -17,6 +17,14 @@ fn ts(s: &str) -> Timestamp {
 }
 
 fn story() -> (Story, Policies) {
+    let (log, policies) = recorded();
+    let books = Arc::clone(policies.books());
+    let story = explain::explain(log, "ZD-7", Some(&books), Some(&policies)).unwrap();
+    (story, policies)
+}
+
+/// A day of ZD-7 run through the example policies: its log and the policies.
+fn recorded() -> (Vec<escalier_core::Record>, Policies) {
     let policies =
         Policies::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
     let mut sim = Simulator::with_policies(Arc::clone(policies.set()), Limits::default());
@@ -53,10 +61,36 @@ fn story() -> (Story, Policies) {
         json!({"status": "open"}),
     );
     sim.advance_to(ts("2026-03-09T14:00:00Z"));
-    let log = sim.log().to_vec();
+    (sim.log().to_vec(), policies)
+}
+
+#[test]
+fn a_stored_policy_set_locates_records_as_the_policies_directory_does() {
+    let (log, policies) = recorded();
     let books = Arc::clone(policies.books());
-    let story = explain::explain(log, "ZD-7", Some(&books), Some(&policies)).unwrap();
-    (story, policies)
+    let from_dir = explain::explain(log.clone(), "ZD-7", Some(&books), Some(&policies)).unwrap();
+    // What the server keeps of a version: each file's name and text.
+    let stored = explain::Sources::new(
+        &policies.dir().display().to_string(),
+        policies.set().sources().iter().cloned(),
+    );
+    let from_store =
+        explain::explain_with(log, "ZD-7", Some(&books), &|r, c| stored.locate(r, c)).unwrap();
+    let locations = |s: &Story| -> Vec<Option<String>> {
+        s.entries
+            .iter()
+            .map(|e| e.location.as_ref().map(ToString::to_string))
+            .collect()
+    };
+    assert!(
+        locations(&from_dir)
+            .iter()
+            .flatten()
+            .any(|l| l.contains(".rhai:")),
+        "{:?}",
+        locations(&from_dir)
+    );
+    assert_eq!(locations(&from_store), locations(&from_dir));
 }
 
 #[test]

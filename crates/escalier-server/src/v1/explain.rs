@@ -3,16 +3,17 @@
 //! ladder step and action, with what produced each and what it reacted to.
 //!
 //! Read-only, `read` scope. The story is told from the ticket's processed
-//! timeline, with clock changes derived from the SLA and ladder files in
-//! force (`escalier_lab::explain`, the same code the offline command
-//! runs); the policy sources are not consulted, so entries name the policy
-//! file and its content hash but no line.
+//! timeline by `escalier_lab::explain`, the code the offline command runs:
+//! clock changes derived with the SLA and ladder files in force, policy
+//! lines found in the files of the policy set version the ticket follows
+//! (its pinned version, else the serving one) as the store keeps them.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use escalier_lab::explain::{Sources, explain_with, render};
 use http::header;
 
 use super::query;
@@ -55,15 +56,25 @@ async fn explain(
     super::tickets::wait(&st, &q).await?;
     let store = st.store.clone();
     let books = (st.timers.books)();
+    let status = st.policies.status();
+    let dir = status["dir"].as_str().unwrap_or_default().to_owned();
+    let serving = status["version"].as_str().map(str::to_owned);
     let lookup = id.clone();
     // Folding the timeline is CPU work proportional to the ticket's history.
     let story = tokio::task::spawn_blocking(move || {
+        let pinned = store.ticket(&lookup)?.and_then(|t| t.policy_version);
+        let sources = match pinned.or(serving) {
+            Some(version) => store
+                .policy_set(&version)?
+                .map(|set| Sources::new(&dir, set.files)),
+            None => None,
+        };
         let records = store.timeline(&lookup)?;
-        Ok::<_, escalier_store::StoreError>(escalier_lab::explain::explain(
+        Ok::<_, escalier_store::StoreError>(explain_with(
             records,
             &lookup,
             Some(&books),
-            None,
+            &|r, context| sources.as_ref().and_then(|s| s.locate(r, context)),
         ))
     })
     .await
@@ -75,7 +86,7 @@ async fn explain(
         Format::Json => Json(story).into_response(),
         Format::Text => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            escalier_lab::explain::render(&story),
+            render(&story),
         )
             .into_response(),
     })

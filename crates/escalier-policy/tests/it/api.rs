@@ -66,6 +66,33 @@ fn ticket_getters_read_the_ticket() {
 }
 
 #[test]
+fn number_field_reads_numbers_and_nothing_else() {
+    let extra = json!({
+        "fields": {"int": 150, "float": 12.5, "text": "150", "list": [1, 2], "null": null},
+    });
+    let t = ticket(extra.clone());
+    let got = notes(
+        "ticket.created",
+        r#"
+        note(`${ticket.number_field("int") + 1}|${ticket.number_field("float")}`);
+        for f in ["text", "list", "null", "absent"] { note(`${f}: ${ticket.number_field(f) == ()}`); }
+        "#,
+        &t,
+        &created("T-1", extra),
+    );
+    assert_eq!(
+        got,
+        [
+            "151|12.5",
+            "text: true",
+            "list: true",
+            "null: true",
+            "absent: true"
+        ]
+    );
+}
+
+#[test]
 fn event_getters_read_the_event() {
     let t = ticket(json!({}));
     let rec = record(

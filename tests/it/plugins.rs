@@ -365,3 +365,96 @@ fn hostile_plugins_are_contained_and_ingestion_carries_on() {
     assert!(text.contains("hostile") && text.contains("noop"), "{text}");
     assert_eq!(s.get("/healthz").body["status"], "ok");
 }
+
+/// The approval plugin's timeout is a durable timer: on a ticket where
+/// nothing happens after the approval is requested, the simulated clock
+/// passing the deadline escalates it, exactly once, and neither a restart
+/// nor a deadline passing while the server is down fires it twice.
+#[test]
+fn an_undecided_approval_on_a_silent_ticket_escalates_once_on_the_clock_across_restarts() {
+    let t0 = "2026-03-02T09:00:00Z";
+    let mut s = Server::start_with_plugins(
+        &[(
+            "refund.rhai",
+            "const ON = [\"ticket.updated\"];\nrequire_approval(\"refund\", \"refund of 300\");\n",
+        )],
+        &[("approval", None)],
+        &["--simulated-clock", t0],
+    );
+    let plugins = s.dir.path().join("plugins");
+    let plugins = plugins.to_str().unwrap().to_owned();
+    // Asked for on an update processed after the creation, so the ticket is
+    // already known (and its clock index cached) when its timer is set.
+    let ask = |s: &Server, ticket: &str| {
+        let seq = s.ingest(&created(&format!("{ticket}-c"), ticket, ""));
+        s.ticket(ticket, seq);
+        s.ingest(&format!(
+            r#"{{"id":"{ticket}-u","type":"ticket.updated","ticket_id":"{ticket}","occurred_at":"2026-03-02T09:00:00Z","data":{{"tags_added":["refund"]}}}}"#
+        ))
+    };
+    let seq = ask(&s, "T-1");
+    let t = s.ticket("T-1", seq);
+    let approval = t["ticket"]["approvals"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        t["ticket"]["plugin_timers"]["approval"][&approval]["at"], "2026-03-02T13:00:00Z",
+        "timeout_minutes = 240: {}",
+        t["ticket"]
+    );
+
+    s.clock(r#"{"advance": "3h59m"}"#);
+    assert!(
+        s.records_of("T-1", "action.escalate").is_empty(),
+        "not early"
+    );
+    s.clock(r#"{"advance": "1m"}"#);
+    let fired = s.records_of("T-1", "plugin.timer");
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0]["recorded_at"], "2026-03-02T13:00:00Z");
+    assert_eq!(fired[0]["event"]["data"]["key"], approval.as_str());
+    let esc = s.records_of("T-1", "action.escalate");
+    assert_eq!(esc.len(), 1);
+    assert_eq!(esc[0]["source"]["plugin"], "approval");
+    let t = s.ticket("T-1", s.committed());
+    assert_eq!(t["ticket"]["tier"], 3);
+    assert!(
+        t["ticket"].get("plugin_timers").is_none(),
+        "{}",
+        t["ticket"]
+    );
+
+    // A second ticket, created at 13:00: its deadline (17:00) passes while
+    // the server is down.
+    ask(&s, "T-2");
+    s.kill_and_restart_with(&[
+        "--plugins",
+        &plugins,
+        "--simulated-clock",
+        "2026-03-02T17:30:00Z",
+    ]);
+    s.clock(r#"{"set": "2026-03-02T17:30:00Z"}"#);
+    let esc = s.records_of("T-2", "action.escalate");
+    assert_eq!(esc.len(), 1, "fired once when back");
+    assert_eq!(esc[0]["recorded_at"], "2026-03-02T17:30:00Z");
+    assert!(
+        esc[0]["event"]["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("(30 min late)"),
+        "{}",
+        esc[0]
+    );
+
+    s.restart();
+    s.clock(r#"{"advance": "1d"}"#);
+    for t in ["T-1", "T-2"] {
+        assert_eq!(s.records_of(t, "plugin.timer").len(), 1, "{t}: not again");
+        assert_eq!(
+            s.records_of(t, "action.escalate").len(),
+            1,
+            "{t}: not again"
+        );
+    }
+}

@@ -8,10 +8,13 @@ use std::process::ExitCode;
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 
-/// Check a policies directory: every `*.rhai` policy, `sla.toml` and
-/// `ladders.toml`, each on its own, every error as file:line:col, then a
-/// summary (`policies: 8 ok; sla.toml: ok; ladders.toml: 1 error`). Exit
-/// status 1 if any file has errors. Nothing is started or changed.
+/// Check every policy, sla.toml and ladders.toml; every error as
+/// file:line:col.
+///
+/// Each file is checked on its own, so one run reports every broken file;
+/// then a summary says what was checked (`policies: 8 ok; sla.toml: ok;
+/// ladders.toml: 1 error`). Exit status 1 if any file has errors. Nothing
+/// is started or changed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Policies directory. Default: policies.dir from the configuration (./policies).

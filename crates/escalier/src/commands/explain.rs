@@ -13,12 +13,14 @@ use super::ConfigArgs;
 use super::remote::{self, Remote, RemoteArgs};
 use super::replay::LogArgs;
 
-/// Tell a ticket's story: events, SLA clocks (started, paused, warned,
-/// breached, met), ladder steps and actions, each with the policy file and
-/// hash that produced it and the record it reacted to. With --url it asks a
-/// running server (which holds its data directory locked); otherwise it
-/// reads an export (--log) or a stopped server's data directory, and also
-/// finds the policy line of each action in the policies directory.
+/// Tell a ticket's story: events, clocks, ladder steps and actions, and
+/// why (--url asks a running server).
+///
+/// Every event, SLA clock change (started, paused, warned, breached, met),
+/// ladder step and action, each with the policy file, hash and line that
+/// produced it and the record it reacted to. With --url it asks a running
+/// server (which holds its data directory locked); otherwise it reads an
+/// export (--log) or a stopped server's data directory.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The ticket id.

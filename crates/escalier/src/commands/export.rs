@@ -20,11 +20,13 @@ use super::ConfigArgs;
 use super::remote::{self, Remote, RemoteArgs};
 use crate::config::{Config, Overrides};
 
-/// Write the log as NDJSON (one record per line, in log order, each input
-/// followed by what it caused; processed records only). From a running
-/// server with --url (through GET /v1/events, a `read` token needed), or
-/// from a stopped server's data directory (a running server holds it
-/// locked).
+/// Write the log as NDJSON, from a running server (--url) or a stopped
+/// server's data directory.
+///
+/// One record per line, in log order, each input followed by what it
+/// caused; processed records only. With --url it reads GET /v1/events (a
+/// `read` token needed); without, the data directory, which a running
+/// server holds locked.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Output file; `-` (default) writes to standard output.

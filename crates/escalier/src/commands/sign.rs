@@ -15,13 +15,15 @@ use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 use crate::secrets;
 
-/// Print the `webhook-id`, `webhook-timestamp` and `webhook-signature`
-/// headers for a request body, signed with the webhook secret (the first of
-/// ESCALIER_WEBHOOK_SECRET / webhook.secrets, else the one the server
-/// generated in its data directory), one `name: value` per line: the form
-/// `curl -H @FILE` reads. The body is signed byte for byte: post exactly
-/// the same bytes (`curl --data-binary @FILE`, not `-d`), within 5 minutes
-/// of the timestamp.
+/// Print the Standard Webhooks headers for a request body, for curl and
+/// other clients.
+///
+/// Prints `webhook-id`, `webhook-timestamp` and `webhook-signature`, one
+/// `name: value` per line (the form `curl -H @FILE` reads), signed with the
+/// webhook secret: the first of ESCALIER_WEBHOOK_SECRET / webhook.secrets,
+/// else the one the server generated in its data directory. The body is
+/// signed byte for byte: post exactly the same bytes (`curl --data-binary
+/// @FILE`, not `-d`), within 5 minutes of the timestamp.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The request body; `-` (default) reads standard input.

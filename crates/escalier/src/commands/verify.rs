@@ -10,10 +10,12 @@ use std::process::ExitCode;
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 
-/// Check a data directory's log, indexes and tickets for consistency. Needs
-/// the server stopped: a running server holds its database locked. To check
-/// a live system, verify a copy of the data directory taken while the
-/// server was stopped (or from a filesystem snapshot).
+/// Check a stopped server's data directory for consistency.
+///
+/// Checks the log, indexes and tickets. Needs the server stopped: a running
+/// server holds its database locked. To check a live system, verify a copy
+/// of the data directory taken while the server was stopped (or from a
+/// filesystem snapshot).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Data directory. Overrides storage.data_dir.

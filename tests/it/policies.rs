@@ -163,6 +163,16 @@ fn a_runaway_policy_is_stopped_and_recorded_while_others_still_act() {
     assert_eq!(t["ticket"]["tier"], 2, "the other policy still ran");
     // And ingest carries on.
     assert_eq!(s.post_events(&created("e2", "T-2", "")).status, 202);
+    // The run's time is in the metrics: buckets above 1 s, and the longest run.
+    let m = s.get_text("/metrics");
+    assert!(
+        m.contains("escalier_policy_eval_seconds_bucket{policy=\"a-loop.rhai\",le=\"30\"}"),
+        "{m}"
+    );
+    assert!(
+        m.contains("escalier_policy_eval_max_seconds{policy=\"a-loop.rhai\"}"),
+        "{m}"
+    );
 }
 
 fn tags(s: &Server, id: &str, seq: u64) -> Vec<String> {

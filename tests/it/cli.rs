@@ -24,11 +24,11 @@ fn vip_ticket(event_id: &str, ticket: &str) -> String {
     )
 }
 
-/// Run `escalier ARGS` in `dir` with only the given `ESCALIER_*` variables.
+/// Run `escalier ARGS` in `dir` with only the given `ESCALIER_*` and `TOKEN` variables.
 fn escalier(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escalier"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("ESCALIER_") {
+        if k.starts_with("ESCALIER_") || k == "TOKEN" {
             cmd.env_remove(k);
         }
     }
@@ -119,7 +119,13 @@ fn explain_and_export_ask_a_running_server() {
     assert!(text.contains("by policy vip.rhai"), "{text}");
     // The line, found in the stored files of the version that ran.
     assert!(text.contains("vip.rhai:4"), "{text}");
-    let json = remote(&["explain", "T-1", "--format", "json"]);
+    // The token may also come from TOKEN, as the README exports it.
+    let json = escalier(
+        s.dir.path(),
+        &["explain", "T-1", "--format", "json", "--url", &url],
+        &[("TOKEN", TOKEN)],
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
     let story: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(story["ticket_id"], "T-1");
     assert_eq!(story["ticket"]["tier"], 2);

@@ -16,7 +16,8 @@ pub struct RemoteArgs {
     /// its API (a `read` token is needed) instead of the data directory.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// API token with the `read` scope, for --url.
+    /// API token with the `read` scope, for --url. Default:
+    /// $ESCALIER_API_TOKEN, else $TOKEN (what the README exports).
     #[arg(long, env = "ESCALIER_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
@@ -35,9 +36,14 @@ impl Remote {
         let Some(url) = &args.url else {
             return Ok(None);
         };
-        let token = args.token.clone().context(
-            "--url needs an API token with the `read` scope: pass --token or set ESCALIER_API_TOKEN",
-        )?;
+        let token = [args.token.clone(), std::env::var("TOKEN").ok()]
+            .into_iter()
+            .flatten()
+            .find(|t| !t.trim().is_empty())
+            .context(
+                "--url needs an API token with the `read` scope: pass --token, or export \
+                 ESCALIER_API_TOKEN (or TOKEN, as in the README)",
+            )?;
         let base = reqwest::Url::parse(url)
             .with_context(|| format!("--url {url}: not a URL like http://127.0.0.1:8600"))?;
         anyhow::ensure!(

@@ -13,6 +13,7 @@ mod crash;
 mod examples;
 mod ingest;
 mod migrate;
+mod openapi;
 mod plugins;
 mod policies;
 mod replay;

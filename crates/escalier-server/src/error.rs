@@ -27,15 +27,23 @@ pub struct ApiError {
     pub close: bool,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error answer: `{"error": {"code", "message", "field"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct Inner<'a> {
+    /// Stable, machine-matchable (`invalid_field`, `token_missing`, ...).
     code: &'a str,
+    /// What went wrong and what to do about it.
     message: &'a str,
+    /// The JSON path (`[2].data.priority`), header or query parameter at
+    /// fault, or null.
+    #[schema(required = true)]
     field: Option<&'a str>,
 }
 

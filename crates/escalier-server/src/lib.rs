@@ -19,6 +19,7 @@
 //! - [`v1::stats`]: `GET /v1/stats`.
 //! - [`v1::migrate`]: `POST /v1/admin/migrate` (pinned policy versions).
 //! - [`v1::plugins`]: `GET /v1/plugins`, adapter sources, plugin commands.
+//! - [`v1::openapi`]: `GET /v1/openapi.json`, the OpenAPI 3.1 document.
 //! - [`ops`]: `/healthz`, `/metrics`.
 //! - [`ratelimit`]: per-client rate limits on the write endpoints.
 
@@ -143,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::plugins::router(&state))
         .merge(v1::migrate::router(&state))
         .merge(v1::stats::router(&state))
+        .merge(v1::openapi::router(&state))
         .merge(ops::router(&state))
         .fallback(|| async { ApiError::not_found("route", "no such endpoint; see docs/api.md") })
         .layer(axum::middleware::from_fn(ops::record_request))

@@ -24,13 +24,23 @@ pub fn router(st: &AppState) -> Router<AppState> {
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
+    #[schema(value_type = String, pattern = "^ok$")]
     status: &'static str,
+    /// Highest input seq durably stored.
     committed: u64,
+    /// Highest input seq whose effects are applied.
     processed: u64,
 }
 
+/// Liveness, and the log's watermarks. Open (load balancers).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses((status = 200, description = "The server is up", body = Health)),
+)]
 async fn healthz(State(st): State<AppState>) -> Json<Health> {
     let p = st.store.progress();
     Json(Health {
@@ -40,6 +50,19 @@ async fn healthz(State(st): State<AppState>) -> Json<Health> {
     })
 }
 
+/// Prometheus metrics (docs/api.md lists the notable series).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 401, response = crate::v1::openapi::responses::Unauthorized),
+        (status = 403, response = crate::v1::openapi::responses::Forbidden),
+        (status = 404, response = crate::v1::openapi::responses::NotFound),
+    ),
+)]
 async fn metrics_text(State(st): State<AppState>) -> Result<Response, ApiError> {
     let render = st
         .metrics

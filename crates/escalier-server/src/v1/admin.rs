@@ -21,8 +21,9 @@ pub fn router(st: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(st.guard(Scope::Admin), auth::guard))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ClockState {
+    #[schema(value_type = String, format = DateTime)]
     now: Timestamp,
     simulated: bool,
     /// Clock ticks fired by this move.
@@ -30,17 +31,33 @@ struct ClockState {
     fired: Option<u64>,
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `set` and `advance`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(min_properties = 1, max_properties = 1)]
 #[serde(deny_unknown_fields)]
 struct Move {
     /// Set the time (RFC 3339). Never backwards.
     #[serde(default)]
+    #[schema(format = DateTime)]
     set: Option<String>,
-    /// Move forward by a duration (`90m`, `2d`).
+    /// Move forward by a duration (`90m`, `2d`, `1h30m`).
     #[serde(default)]
+    #[schema(pattern = "^([0-9]+[wdhms])+$")]
     advance: Option<String>,
 }
 
+/// The server's time, and whether it is simulated.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/clock",
+    tag = "admin",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The server's time", body = ClockState),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+    ),
+)]
 async fn now(State(st): State<AppState>) -> Json<ClockState> {
     Json(ClockState {
         now: st.timers.clock.now(),
@@ -49,6 +66,25 @@ async fn now(State(st): State<AppState>) -> Json<ClockState> {
     })
 }
 
+/// Set or advance the simulated clock (servers started with
+/// `--simulated-clock` only). Answers once every deadline due by the new
+/// time has fired and been processed.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/clock",
+    tag = "admin",
+    request_body(content = Move, content_type = "application/json"),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The new time, and how many clock ticks fired", body = ClockState),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 409, response = super::openapi::responses::Conflict),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn move_clock(
     State(st): State<AppState>,
     body: axum::body::Bytes,

@@ -9,7 +9,7 @@
 //! `Idempotency-Key` header to make a retried call store the event once.
 //! All need the `ingest` scope.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
@@ -20,6 +20,7 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::Path;
 use super::events::{read_body, require_json};
 use crate::auth::{self, Scope, TokenEntry};
 use crate::{ApiError, AppState};
@@ -39,14 +40,18 @@ pub fn router(st: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(st.guard(Scope::Ingest), auth::guard))
 }
 
-#[derive(Serialize)]
+/// The answer to an action on a ticket, after its event is committed.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Accepted {
+    /// The appended event's id.
     id: String,
+    /// Its position in the log.
     seq: u64,
+    #[schema(value_type = String, pattern = "^(stored|duplicate)$")]
     status: &'static str,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AckBody {
     #[serde(default)]
@@ -57,10 +62,11 @@ struct AckBody {
     note: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecideBody {
-    /// `approved` or `rejected`.
+    /// `approved` or `rejected` (`approve` and `reject` are accepted too).
+    #[schema(pattern = "^(approved?|rejected?)$")]
     decision: String,
     #[serde(default)]
     by: Option<String>,
@@ -68,7 +74,7 @@ struct DecideBody {
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TickBody {
     #[serde(default)]
@@ -199,6 +205,32 @@ fn rand_id() -> u128 {
     (t << 20) ^ u128::from(N.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Acknowledge the ticket's running escalation ladders: they stop
+/// climbing. Appends `ladder.acknowledged`; an empty body is allowed.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{id}/ack",
+    tag = "tickets",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2003"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key stores the event once (200 with the original seq)"),
+    ),
+    request_body(content = Option<AckBody>, content_type = "application/json"),
+    security(("bearer" = ["ingest"])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 200, description = "Stored before under this Idempotency-Key", body = Accepted),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 415, response = super::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn ack(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,
@@ -223,6 +255,33 @@ async fn ack(
     .await
 }
 
+/// Decide a pending approval. Appends `approval.decided`.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{id}/approvals/{approval}",
+    tag = "tickets",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2004"),
+        ("approval" = String, Path, description = "Approval id, as in the ticket's `approvals`", example = "apr-15.1"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key stores the event once (200 with the original seq)"),
+    ),
+    request_body(content = DecideBody, content_type = "application/json"),
+    security(("bearer" = ["ingest"])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 200, description = "Stored before under this Idempotency-Key", body = Accepted),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 409, response = super::openapi::responses::Conflict),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 415, response = super::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn decide(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,
@@ -253,6 +312,35 @@ async fn decide(
     append_checked(&st, &headers, &who, id, "approval.decided", data).await
 }
 
+/// Tick (or untick) a checklist item. Appends `checklist.item_checked`;
+/// an empty body ticks it.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{id}/checklists/{checklist}/items/{item}",
+    tag = "tickets",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2009"),
+        ("checklist" = String, Path, description = "Checklist name", example = "engineering-handoff"),
+        ("item" = String, Path, description = "Item id", example = "logs"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key stores the event once (200 with the original seq)"),
+    ),
+    request_body(content = Option<TickBody>, content_type = "application/json"),
+    security(("bearer" = ["ingest"])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 200, description = "Stored before under this Idempotency-Key", body = Accepted),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 409, response = super::openapi::responses::Conflict),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 415, response = super::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn tick(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,

@@ -34,16 +34,32 @@ pub fn router(st: &AppState) -> Router<AppState> {
     )
 }
 
-#[derive(Serialize)]
-struct EventOutcome<'a> {
+/// What became of one event.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = EventOutcome)]
+pub(crate) struct EventOutcome<'a> {
     id: &'a str,
+    /// The event's position in the log (the original one for a duplicate).
     seq: u64,
+    #[schema(value_type = String, pattern = "^(stored|duplicate)$")]
     status: &'static str,
 }
 
-#[derive(Serialize)]
-struct BatchOutcome<'a> {
+/// What became of each event of a batch, in request order.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = BatchOutcome)]
+pub(crate) struct BatchOutcome<'a> {
     events: Vec<EventOutcome<'a>>,
+}
+
+/// The answer to `POST /v1/events`: one outcome, or one per event of a batch.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the answer; `ingest` builds it from the two shapes
+enum IngestOutcome<'a> {
+    #[schema(title = "one event")]
+    One(EventOutcome<'a>),
+    #[schema(title = "a batch")]
+    Batch(BatchOutcome<'a>),
 }
 
 fn rejected(code: &'static str) {
@@ -96,6 +112,33 @@ pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Ingest one event or a batch, signed per Standard Webhooks.
+///
+/// Answers only after the events are durably committed. Checks, cheapest
+/// first: content type, size, signature (before any JSON parsing), JSON
+/// and fields, batch size, then duplicates and the ticket lifecycle.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body(content = super::openapi::schemas::EventsBody, content_type = "application/json"),
+    params(
+        ("webhook-id" = String, Header, description = "A unique id for this delivery; a retry keeps it"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds; within 5 minutes of the server's clock"),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{body}\">`, space-separated entries allowed"),
+    ),
+    responses(
+        (status = 202, description = "At least one event is new and stored", body = IngestOutcome),
+        (status = 200, description = "Every event was stored before (duplicates)", body = IngestOutcome),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::SignatureRefused),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 415, response = super::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn ingest(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -180,8 +223,9 @@ async fn ingest(
     Ok(resp)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Tail {
+    #[schema(value_type = Vec<super::openapi::schemas::Record>)]
     records: Vec<Record>,
     /// Pass as `after` to continue.
     next_after: u64,
@@ -191,6 +235,25 @@ struct Tail {
     committed: u64,
 }
 
+/// Tail the log: processed records only, each input followed by the
+/// records it caused.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(
+        ("after" = Option<u64>, Query, description = "Continue after this input seq (`next_after` of the previous page)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Inputs per page (default 100)"),
+    ),
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "A page of the log", body = Tail),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn tail(State(st): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Tail>, ApiError> {
     let q = query(raw.as_deref(), &["after", "limit"])?;
     let after = number(&q, "after", 0, 0, u64::MAX)?;

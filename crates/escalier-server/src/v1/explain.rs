@@ -8,7 +8,7 @@
 //! lines found in the files of the policy set version the ticket follows
 //! (its pinned version, else the serving one) as the store keeps them.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use escalier_lab::explain::{Sources, explain_with, render};
 use http::header;
 
-use super::query;
+use super::{Path, query};
 use crate::auth::{self, Scope};
 use crate::{ApiError, AppState};
 
@@ -46,6 +46,31 @@ fn format_of(v: Option<&String>) -> Result<Format, ApiError> {
     }
 }
 
+/// The ticket's story: every event, clock change, ladder step and action,
+/// with what produced each and what it reacted to.
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{id}/explain",
+    tag = "tickets",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2003"),
+        ("format" = Option<String>, Query, pattern = "^(json|text)$", description = "`json` (default) or `text`, as `escalier explain` prints it"),
+        ("wait_for_seq" = Option<u64>, Query, description = "Wait (bounded) until the processor has applied this seq"),
+    ),
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The story", content(
+            (super::openapi::schemas::Story = "application/json"),
+            (String = "text/plain"),
+        )),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 503, response = super::openapi::responses::Unavailable),
+        (status = 504, response = super::openapi::responses::ProcessingPending),
+    ),
+)]
 async fn explain(
     State(st): State<AppState>,
     Path(id): Path<String>,

@@ -36,7 +36,8 @@ pub fn router(st: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(st.guard(Scope::Admin), auth::guard))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MigrateRequest)]
 #[serde(deny_unknown_fields)]
 struct Request {
     /// A stored policy set version, or `latest` (the set in force).
@@ -45,7 +46,8 @@ struct Request {
     dry_run: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MigratedTicket)]
 struct Moved {
     id: String,
     from: Option<String>,
@@ -54,7 +56,8 @@ struct Moved {
 }
 
 /// A listed ticket that was not moved, and why.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SkippedTicket)]
 struct Skipped {
     id: String,
     from: Option<String>,
@@ -62,14 +65,16 @@ struct Skipped {
 }
 
 /// How a version's files differ from the target's.
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
+#[schema(as = VersionChanges)]
 struct Changes {
     added: Vec<String>,
     removed: Vec<String>,
     changed: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MigrateAnswer)]
 struct Answer {
     to: String,
     dry_run: bool,
@@ -99,6 +104,22 @@ fn move_id(ticket: &str, last_seq: u64, to: &str) -> Result<EventId, String> {
 
 /// Move open tickets pinned to other policy set versions onto `to`
 /// (`policies.pin = "ticket"`), or with `dry_run` list what would move.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/migrate",
+    tag = "admin",
+    request_body(content = Request, content_type = "application/json"),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 202, description = "Tickets moved, each with a `policy.migrated` record", body = Answer),
+        (status = 200, description = "A dry run, nothing to move, or pinning is off", body = Answer),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn migrate(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,

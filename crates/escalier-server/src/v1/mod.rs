@@ -6,6 +6,7 @@ pub mod decisions;
 pub mod events;
 pub mod explain;
 pub mod migrate;
+pub mod openapi;
 pub mod plugins;
 pub mod policies;
 pub mod stats;
@@ -13,7 +14,35 @@ pub mod tickets;
 
 use std::collections::HashMap;
 
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
 use crate::ApiError;
+
+/// axum's `Path` extractor, refusing in the API's JSON error shape: axum's
+/// own refusal of a path segment that is not UTF-8 once percent-decoded
+/// (`/v1/tickets/%FF`) is a plain-text `400` that no client expects.
+pub(crate) struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => Err(ApiError::bad_request(
+                "invalid_field",
+                "path",
+                format!("{}; percent-encode path segments as UTF-8", e.body_text()),
+            )),
+        }
+    }
+}
 
 /// Parse a query string, refusing parameters the endpoint does not know
 /// (a typo like `?statsu=open` should not silently list everything).

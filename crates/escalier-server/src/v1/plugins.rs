@@ -10,7 +10,7 @@
 //!   (`ingest`): a plugin-defined command (`{"args": ..., "by"?}`),
 //!   appended as `plugin.command` and run by the plugin in log order.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::handler::Handler;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::Path;
 use super::decisions::{append, parse};
 use super::events::read_body;
 use crate::auth::{self, Scope, TokenEntry};
@@ -59,6 +60,20 @@ fn registry(st: &AppState) -> Result<&std::sync::Arc<escalier_plugin::PluginRegi
         .ok_or_else(|| ApiError::not_found("plugin", "this server runs without plugins"))
 }
 
+/// Every plugin: version, component hash, subscriptions, capabilities,
+/// health, last error and call counts.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins",
+    tag = "plugins",
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The plugins directory and each plugin", body = super::openapi::schemas::PluginsStatus),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+    ),
+)]
 async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let r = registry(&st)?;
     Ok(Json(json!({
@@ -67,6 +82,28 @@ async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
     })))
 }
 
+/// A tool's own webhook, verified and mapped to events by the adapter
+/// plugin named `source`, then stored like `POST /v1/events`. No token:
+/// the adapter checks the tool's signature.
+#[utoipa::path(
+    post,
+    path = "/v1/sources/{source}",
+    tag = "plugins",
+    params(("source" = String, Path, description = "Adapter plugin name", example = "github")),
+    request_body(content = Object, content_type = "application/json", description = "The tool's webhook payload, byte for byte as it sent it"),
+    responses(
+        (status = 202, description = "At least one mapped event is new and stored", body = super::events::BatchOutcome),
+        (status = 200, description = "Every mapped event was stored before, or the delivery maps to no event (a ping)", body = super::events::BatchOutcome),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::SignatureRefused),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 502, response = super::openapi::responses::BadGateway),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn source(
     State(st): State<AppState>,
     Path(source): Path<String>,
@@ -140,15 +177,44 @@ async fn source(
     Ok((status, Json(json!({ "events": list }))).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CommandBody {
+    /// Whatever the command takes (see the plugin's README).
     #[serde(default)]
     args: serde_json::Value,
     #[serde(default)]
     by: Option<String>,
 }
 
+/// Run a plugin-defined command on a ticket: appends `plugin.command`,
+/// which the plugin handles in log order. An empty body is allowed.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{id}/plugins/{plugin}/commands/{command}",
+    tag = "plugins",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2003"),
+        ("plugin" = String, Path, description = "Plugin name", example = "checklist"),
+        ("command" = String, Path, description = "Command name, from the plugin's manifest", example = "open"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key stores the event once (200 with the original seq)"),
+    ),
+    request_body(content = Option<CommandBody>, content_type = "application/json"),
+    security(("bearer" = ["ingest"])),
+    responses(
+        (status = 202, description = "Stored", body = super::decisions::Accepted),
+        (status = 200, description = "Stored before under this Idempotency-Key", body = super::decisions::Accepted),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
+        (status = 415, response = super::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = super::openapi::responses::Unprocessable),
+        (status = 429, response = super::openapi::responses::RateLimited),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn command(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,

@@ -41,6 +41,25 @@ fn time(
     }
 }
 
+/// Follow-up and review figures for the tickets created in `[from, to)`
+/// (default: the last 30 days). Definitions: docs/stats.md.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    tag = "stats",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "Start (RFC 3339; default `to` minus 30 days)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "End, excluded (RFC 3339; default now)"),
+    ),
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The figures", body = super::openapi::schemas::Stats),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 503, response = super::openapi::responses::Unavailable),
+    ),
+)]
 async fn stats(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use escalier_core::{Priority, Record, Status, Ticket, Tier};
@@ -16,7 +16,7 @@ use escalier_store::TicketFilter;
 use http::StatusCode;
 use serde::Serialize;
 
-use super::{number, query};
+use super::{Path, number, query};
 use crate::auth::{self, Scope};
 use crate::{ApiError, AppState};
 use axum::middleware::from_fn_with_state;
@@ -28,18 +28,26 @@ pub fn router(st: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TicketPage)]
 struct List {
+    #[schema(value_type = Vec<super::openapi::schemas::Ticket>)]
     tickets: Vec<Ticket>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(required = true)]
     next: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TicketDetail)]
 struct One {
+    #[schema(value_type = super::openapi::schemas::Ticket)]
     ticket: Ticket,
     /// SLA clocks and ladders as of now: state, due time, time remaining.
+    #[schema(value_type = super::openapi::schemas::TimersView)]
     timers: escalier_core::timers::TimersView,
+    /// Every event and every action on the ticket, in log order.
+    #[schema(value_type = Vec<super::openapi::schemas::Record>)]
     timeline: Vec<Record>,
 }
 
@@ -94,6 +102,33 @@ pub(crate) async fn wait(st: &AppState, q: &HashMap<String, String>) -> Result<(
     }
 }
 
+/// List tickets, filtered, ordered by id and paged by cursor; or, with
+/// `breaching_within`, those whose SLA breach is due within the window,
+/// soonest first (not paged).
+#[utoipa::path(
+    get,
+    path = "/v1/tickets",
+    tag = "tickets",
+    params(
+        ("status" = Option<super::openapi::schemas::TicketStatus>, Query, description = "Only tickets in this status"),
+        ("tier" = Option<super::openapi::schemas::SupportTier>, Query, description = "Only tickets at this tier"),
+        ("team" = Option<String>, Query, description = "Only tickets with this team"),
+        ("priority" = Option<super::openapi::schemas::TicketPriority>, Query, description = "Only tickets of this priority"),
+        ("after" = Option<String>, Query, description = "Cursor: `next` of the previous page"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "Tickets per page (default 50)"),
+        ("wait_for_seq" = Option<u64>, Query, description = "Wait (bounded) until the processor has applied this seq"),
+        ("breaching_within" = Option<String>, Query, description = "A duration like `30m`, `2h`, `1d`: tickets whose SLA breach is due within it"),
+    ),
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "A page of tickets", body = List),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 503, response = super::openapi::responses::Unavailable),
+        (status = 504, response = super::openapi::responses::ProcessingPending),
+    ),
+)]
 async fn list(State(st): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<List>, ApiError> {
     let q = query(
         raw.as_deref(),
@@ -198,6 +233,27 @@ fn filter_from(q: &HashMap<String, String>) -> Result<TicketFilter, ApiError> {
     })
 }
 
+/// One ticket: its state, its SLA clocks and ladders as of now, and its
+/// timeline (every event and action, with what produced it).
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{id}",
+    tag = "tickets",
+    params(
+        ("id" = String, Path, description = "Ticket id", example = "ZD-2003"),
+        ("wait_for_seq" = Option<u64>, Query, description = "Wait (bounded) until the processor has applied this seq"),
+    ),
+    security(("bearer" = ["read"])),
+    responses(
+        (status = 200, description = "The ticket", body = One),
+        (status = 400, response = super::openapi::responses::BadRequest),
+        (status = 401, response = super::openapi::responses::Unauthorized),
+        (status = 403, response = super::openapi::responses::Forbidden),
+        (status = 404, response = super::openapi::responses::NotFound),
+        (status = 503, response = super::openapi::responses::Unavailable),
+        (status = 504, response = super::openapi::responses::ProcessingPending),
+    ),
+)]
 async fn one(
     State(st): State<AppState>,
     Path(id): Path<String>,

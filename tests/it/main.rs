@@ -11,6 +11,7 @@ mod cli;
 mod clocks;
 mod crash;
 mod examples;
+mod helpdesks;
 mod ingest;
 mod migrate;
 mod openapi;

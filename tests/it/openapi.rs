@@ -3,7 +3,7 @@
 //! document check the other way: every route the source registers is
 //! listed.)
 
-use crate::util::{Server, TOKEN};
+use crate::util::{self, Server, TOKEN};
 
 #[test]
 fn the_openapi_document_is_open_and_every_operation_in_it_is_routed() {
@@ -68,5 +68,51 @@ fn a_path_segment_that_is_not_utf8_gets_a_json_400() {
         assert_eq!(r.status, 400, "{path}");
         assert_eq!(r.code(), "invalid_field", "{path}: {:?}", r.body);
         assert_eq!(r.field(), "path", "{path}");
+    }
+}
+
+/// Generic tools cannot sign, so the answers of signed ingest are checked
+/// here against the document: each must have every property that one of
+/// the documented shapes requires.
+#[test]
+fn signed_ingest_answers_have_the_documented_shape() {
+    let s = Server::start(&[]);
+    let doc = s.get_as("/v1/openapi.json", None).body;
+    let schema = |status: &str| {
+        let r = &doc["paths"]["/v1/events"]["post"]["responses"][status];
+        let s = &r["content"]["application/json"]["schema"];
+        resolve(&doc, s).clone()
+    };
+    let one = s.post_events(&util::created("oa-1", "OA-1", ""));
+    assert_eq!(one.status, 202, "{:?}", one.body);
+    let batch = s.post_events(&format!(
+        "[{}, {}]",
+        util::created("oa-1", "OA-1", ""),
+        util::created("oa-2", "OA-2", "")
+    ));
+    assert_eq!(batch.status, 202, "{:?}", batch.body);
+    let again = s.post_events(&util::created("oa-1", "OA-1", ""));
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    for (status, answer) in [("202", &one), ("202", &batch), ("200", &again)] {
+        let alternatives = schema(status)["oneOf"]
+            .as_array()
+            .cloned()
+            .expect("a oneOf of the single and batch answers");
+        let fits = alternatives.iter().any(|alt| {
+            let alt = resolve(&doc, alt);
+            assert!(alt["oneOf"].is_null(), "a nested oneOf: {alt}");
+            alt["required"].as_array().is_some_and(|req| {
+                req.iter()
+                    .all(|k| answer.body.get(k.as_str().unwrap_or_default()).is_some())
+            })
+        });
+        assert!(fits, "{status} {:?} fits no documented shape", answer.body);
+    }
+}
+
+fn resolve<'a>(doc: &'a serde_json::Value, s: &'a serde_json::Value) -> &'a serde_json::Value {
+    match s["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+        Some(pointer) => doc.pointer(pointer).unwrap_or(&serde_json::Value::Null),
+        None => s,
     }
 }

@@ -53,12 +53,11 @@ pub(crate) struct BatchOutcome<'a> {
 }
 
 /// The answer to `POST /v1/events`: one outcome, or one per event of a batch.
-#[derive(utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // describes the answer; `ingest` builds it from the two shapes
 enum IngestOutcome<'a> {
-    #[schema(title = "one event")]
     One(EventOutcome<'a>),
-    #[schema(title = "a batch")]
     Batch(BatchOutcome<'a>),
 }
 

@@ -116,3 +116,46 @@ fn resolve<'a>(doc: &'a serde_json::Value, s: &'a serde_json::Value) -> &'a serd
         None => s,
     }
 }
+
+/// The query parameters each `GET` documents are exactly those its handler
+/// accepts: an unknown parameter is refused with the accepted list, which
+/// must match the document; a handler that reads no query ignores it, and
+/// then the document must list none.
+#[test]
+fn documented_query_parameters_are_the_accepted_ones() {
+    let s = Server::start(&[]);
+    let doc = s.get_as("/v1/openapi.json", None).body;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        let Some(op) = item.get("get") else { continue };
+        let mut documented: Vec<String> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect();
+        documented.sort();
+        let path = template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let r = s.get_as(&format!("{path}?zz_not_a_parameter=1"), Some(TOKEN));
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        let mut accepted: Vec<String> = match message.split_once("Accepted: ") {
+            Some((_, list)) if r.code() == "invalid_query" => {
+                list.split(", ").map(|p| p.trim().to_owned()).collect()
+            }
+            _ => Vec::new(),
+        };
+        accepted.sort();
+        assert_eq!(
+            documented, accepted,
+            "GET {template}: documented query parameters vs accepted ({} {:?})",
+            r.status, r.body
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} GET operations");
+}

@@ -11,13 +11,15 @@
 //! pure domain logic without an HTTP dependency, and `Event` has its own
 //! serde impl that a derive would describe wrongly. The closed vocabularies
 //! (status, priority, channel, tier, event types) are read from core, so
-//! they cannot drift; the tests check the rest against real values.
+//! they cannot drift; `scripts/schemathesis` checks the rest against the
+//! answers of a server loaded with the example support day.
 //!
 //! `utoipa-axum`'s `OpenApiRouter` is not used: several routes put a
 //! different layer on each method (`/v1/events`: signature and rate limit
 //! on `POST`, the `read` scope on `GET`), which its `routes!` cannot
-//! express. Instead a test lists every route the router registers and
-//! fails when one is missing from the document.
+//! express. Instead a test reads every `.route(` of this crate's source
+//! and fails when one is missing from the document, and an end-to-end test
+//! (`tests/it/openapi.rs`) checks every documented operation is routed.
 
 use std::sync::LazyLock;
 

@@ -314,6 +314,12 @@ fn fuzzed_payloads_map_to_valid_events_or_are_refused() {
         );
         assert_eq!(n, usize::from(*f != "unmapped.json"), "{f}");
     }
+    let nasty = fuzz::nasty(&["Closed", "Resolved", "5", ".."]);
+    for s in &seeds {
+        for body in fuzz::sweep(s, &nasty) {
+            check("freshdesk", send(&h, &body), "freshdesk:", &body);
+        }
+    }
     let mut rng = fuzz::Rng::new(FUZZ_SEED);
     let mut mapped = 0;
     for _ in 0..300 {

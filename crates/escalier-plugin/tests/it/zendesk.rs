@@ -643,6 +643,53 @@ pub(crate) mod fuzz {
         v.to_string().into_bytes()
     }
 
+    /// `seed` with each value in turn (every node of the tree) replaced by
+    /// each of `replacements`, or removed (`None`): a systematic sweep
+    /// that reaches every field with the values that break limits.
+    pub fn sweep(seed: &str, replacements: &[Option<Value>]) -> Vec<Vec<u8>> {
+        let v: Value = serde_json::from_str(seed).expect("fixture is JSON");
+        let mut all = Vec::new();
+        pointers(&v, String::new(), &mut all);
+        let mut out = Vec::new();
+        for ptr in all.iter().filter(|p| !p.is_empty()) {
+            for r in replacements {
+                let mut w = v.clone();
+                match r {
+                    Some(r) => {
+                        if let Some(slot) = w.pointer_mut(ptr) {
+                            *slot = r.clone();
+                        }
+                    }
+                    None => {
+                        if let Some((parent, key)) = ptr.rsplit_once('/')
+                            && let Some(Value::Object(m)) = w.pointer_mut(parent)
+                        {
+                            m.remove(&key.replace("~1", "/").replace("~0", "~"));
+                        }
+                    }
+                }
+                out.push(w.to_string().into_bytes());
+            }
+        }
+        out
+    }
+
+    /// Values that break limits or types, for [`sweep`]; `extra` are the
+    /// adapter's own words (a status it must not pass on, say).
+    pub fn nasty(extra: &[&str]) -> Vec<Option<Value>> {
+        let mut v = vec![
+            None,
+            Some(Value::Null),
+            Some(json!("é".repeat(40_000))),
+            Some(json!(" \u{a0}\u{2028} ")),
+            Some(json!("a\u{0}b c/../..")),
+            Some(json!(-1)),
+            Some(json!({})),
+        ];
+        v.extend(extra.iter().map(|w| Some(json!(w))));
+        v
+    }
+
     pub fn bytes(rng: &mut Rng) -> Vec<u8> {
         (0..rng.below(512)).map(|_| rng.next() as u8).collect()
     }
@@ -744,6 +791,12 @@ fn fuzzed_payloads_map_to_valid_events_or_are_refused() {
         );
         let unmapped = f.contains("brand") || f.contains("user.") || f.contains("unmapped");
         assert_eq!(n, usize::from(!unmapped), "{f}");
+    }
+    let nasty = fuzz::nasty(&["SOLVED", "CLOSED", "Closed", ".."]);
+    for s in &seeds {
+        for body in fuzz::sweep(s, &nasty) {
+            check("zendesk", send(&h, &body, SIGNED_AT), "zendesk:", &body);
+        }
     }
     let mut rng = fuzz::Rng::new(FUZZ_SEED);
     let mut mapped = 0;

@@ -25,7 +25,7 @@
 //! | `ticket.tags_changed` | `ticket.updated` (tags added / removed) |
 //! | `ticket.agent_assignment_changed` | `ticket.assigned` (agent) |
 //! | `ticket.group_assignment_changed` | `ticket.assigned` (team) |
-//! | `ticket.comment_added` | `comment.added` (staff are agents, others customers) |
+//! | `ticket.comment_added` | `comment.added` (staff are agents, others customers, no author system) |
 //!
 //! The event id is `zd:<the event's id>`, so a redelivery is a duplicate.
 //!

@@ -452,6 +452,16 @@ fn odd_payloads_are_normalised_or_refused_as_not_understood() {
     assert_eq!(ev[0].ticket_id.as_str(), "zendesk:.._..");
     assert_eq!(t.status, None, "a ticket cannot be created solved");
 
+    let ev = edited(&h, "ticket.comment_added.agent.json", |v| {
+        v["event"]["comment"]
+            .as_object_mut()
+            .unwrap()
+            .remove("author");
+    })
+    .unwrap();
+    let data = serde_json::to_value(&ev[0]).unwrap()["data"].clone();
+    assert_eq!(data["author"], serde_json::json!({"kind": "system"}));
+
     let long = edited(&h, "ticket.created.json", |v| {
         v["id"] = "ü".repeat(200).into();
     })

@@ -11,6 +11,7 @@ mod cli;
 mod clocks;
 mod crash;
 mod examples;
+mod hardening;
 mod helpdesks;
 mod ingest;
 mod migrate;

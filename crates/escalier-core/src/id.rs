@@ -35,6 +35,34 @@ pub fn validate_id(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Event id prefixes Escalier mints itself (derived records, API calls,
+/// scheduler ticks, delivery failures, migrations). An event from outside
+/// may not use them, so it can never take the place of, or pre-empt, an
+/// event Escalier records.
+pub const RESERVED_ID_PREFIXES: [&str; 6] =
+    ["esc:", "api:", "tick:", "sim-tick:", "failed:", "migrate:"];
+
+/// Refuse an outside event id that uses a reserved prefix.
+pub fn check_external_event_id(id: &str) -> Result<(), String> {
+    match RESERVED_ID_PREFIXES.iter().find(|p| id.starts_with(**p)) {
+        Some(p) => Err(format!(
+            "starts with `{p}`, which Escalier reserves for ids it makes; use another prefix"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuse a ticket id that a URL cannot carry: `.` and `..`, or any
+/// `/`-separated part that is `.` or `..`, are removed by URL
+/// normalisation in clients and proxies, so the ticket could never be
+/// read back.
+pub fn check_ticket_id_addressable(id: &str) -> Result<(), String> {
+    if id.split('/').any(|part| part == "." || part == "..") {
+        return Err("must not be `.` or `..` or contain them as a `/`-separated part (a URL cannot address it)".into());
+    }
+    Ok(())
+}
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -104,6 +132,27 @@ mod tests {
             "mail+x@y",
         ] {
             assert!(TicketId::new(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn outside_ids_may_not_use_reserved_prefixes_or_dot_segments() {
+        for bad in [
+            "api:X",
+            "esc:1.0",
+            "tick:ab",
+            "failed:dlv",
+            "migrate:x",
+            "sim-tick:1",
+        ] {
+            assert!(check_external_event_id(bad).is_err(), "{bad}");
+        }
+        assert!(check_external_event_id("zd-api:1").is_ok());
+        for bad in [".", "..", "a/../b", "./x", "x/.", "a/.."] {
+            assert!(check_ticket_id_addressable(bad).is_err(), "{bad}");
+        }
+        for ok in ["...", "a.b", "github:acme/app#12", ".x", "x..y"] {
+            assert!(check_ticket_id_addressable(ok).is_ok(), "{ok}");
         }
     }
 

@@ -33,11 +33,20 @@ pub(crate) fn ticket(t: &Ticket) -> wit::Ticket {
 
 /// The record as handed to plugin `to`. Another plugin's `plugin.state`
 /// shows only which plugin changed its state, not what it wrote: a plugin
-/// sees its own key-value state and nobody else's.
+/// sees its own key-value state and nobody else's. Likewise another
+/// plugin's outbound request (`delivery.requested`: URL, headers, body,
+/// any of which may carry a token) and its failure (`delivery.failed`:
+/// the receiver's answer) show only the delivery id and the plugin.
 pub(crate) fn event(r: &Record, to: &str) -> wit::Event {
     let data = match &r.event.kind {
         EventKind::PluginState(s) if s.plugin != to => {
             serde_json::json!({ "plugin": s.plugin }).to_string()
+        }
+        EventKind::DeliveryRequested(d) if d.plugin != to => {
+            serde_json::json!({ "delivery_id": d.delivery_id, "plugin": d.plugin }).to_string()
+        }
+        EventKind::DeliveryFailed(d) if d.plugin != to => {
+            serde_json::json!({ "delivery_id": d.delivery_id, "plugin": d.plugin }).to_string()
         }
         // The event's `data` alone: serialize the envelope and take it out.
         _ => match serde_json::to_value(&r.event) {
@@ -115,5 +124,50 @@ pub(crate) fn guest_error(e: &wit::Error) -> (&'static str, String) {
         wit::Error::Unauthorized(m) => ("unauthorized", m.clone()),
         wit::Error::Unsupported(m) => ("unsupported", m.clone()),
         wit::Error::Failed(m) => ("failed", m.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use escalier_core::event::{DeliveryRequested, Header};
+    use escalier_core::{Event, EventId, Source, TicketId};
+
+    use super::*;
+
+    fn delivery(plugin: &str) -> Record {
+        Record {
+            seq: 7,
+            index: 1,
+            recorded_at: "2026-03-02T09:00:00Z".parse().unwrap(),
+            source: Source::Outbox,
+            event: Event {
+                id: EventId::new("esc:7.1").unwrap(),
+                ticket_id: TicketId::new("T-1").unwrap(),
+                occurred_at: "2026-03-02T09:00:00Z".parse().unwrap(),
+                kind: EventKind::DeliveryRequested(DeliveryRequested {
+                    delivery_id: "dlv:7.1:notifier:0".into(),
+                    plugin: plugin.into(),
+                    method: "POST".into(),
+                    url: "https://hooks.example.test/services/T0/B0/secret-token".into(),
+                    headers: vec![Header {
+                        name: "authorization".into(),
+                        value: "Bearer sk_live_123".into(),
+                    }],
+                    body: r#"{"text":"hi"}"#.into(),
+                    sign: false,
+                }),
+            },
+        }
+    }
+
+    #[test]
+    fn another_plugins_outbound_request_shows_only_its_id() {
+        let own = event(&delivery("notifier"), "notifier");
+        assert!(own.data.contains("secret-token"), "{}", own.data);
+        let other = event(&delivery("notifier"), "peeker");
+        assert_eq!(
+            other.data,
+            r#"{"delivery_id":"dlv:7.1:notifier:0","plugin":"notifier"}"#
+        );
     }
 }

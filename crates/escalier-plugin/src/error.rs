@@ -37,6 +37,13 @@ pub enum LoadError {
         name.to_uppercase()
     )]
     MissingSecret { plugin: String, name: String },
+    /// The value is never part of the message.
+    #[error("plugin `{plugin}`: signing secret `{name}` cannot sign: {reason}")]
+    BadSigningSecret {
+        plugin: String,
+        name: String,
+        reason: String,
+    },
     #[error("plugin `{name}` is defined twice: in {} and in {}", first.display(), second.display())]
     Duplicate {
         name: String,

@@ -30,7 +30,7 @@
 //! - `wasi`: the deny-by-default WASI context.
 //! - `call`: per-call store data, limits, failure classification.
 //! - `host`: the host capabilities, one module each (log, clock,
-//!   snapshot, kv, config, outbound HTTP).
+//!   snapshot, kv, timers, config, outbound HTTP).
 //! - `convert`: core types to WIT types and back.
 //! - `plugin`: one loaded plugin and how it is called.
 //! - [`breaker`]: the per-plugin circuit breaker, on record time.

@@ -94,6 +94,22 @@ impl Candidate {
             })?;
             resolved.insert(name.to_owned(), value.to_owned());
         }
+        // A signing secret that cannot sign is refused now, not at the first
+        // delivery (which would otherwise go out unsigned or fail late).
+        if let Some(name) = manifest
+            .capabilities
+            .http
+            .as_ref()
+            .and_then(|h| h.signing_secret.as_deref())
+            && let Some(value) = resolved.get(name)
+            && let Err(e) = escalier_webhook::Secret::parse(value)
+        {
+            return Err(LoadError::BadSigningSecret {
+                plugin: manifest.name.clone(),
+                name: name.to_owned(),
+                reason: e.to_string(),
+            });
+        }
         let component_path = dir.join(&manifest.component);
         let io = |source| LoadError::Io {
             path: component_path.clone(),

@@ -21,9 +21,13 @@
 //! - [`v1::plugins`]: `GET /v1/plugins`, adapter sources, plugin commands.
 //! - [`v1::openapi`]: `GET /v1/openapi.json`, the OpenAPI 3.1 document.
 //! - [`ops`]: `/healthz`, `/metrics`.
-//! - [`ratelimit`]: per-client rate limits on the write endpoints.
+//! - [`ratelimit`]: per-client rate limits on the write endpoints and on
+//!   requests without a valid credential.
+//! - [`conn`]: the accept loop and the connection limits (header-read and
+//!   idle timeout, head size, connection cap).
 
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod ops;
 pub mod ratelimit;
@@ -52,6 +56,8 @@ pub struct HttpLimits {
     pub max_wait: Duration,
     /// Whole-request timeout.
     pub request_timeout: Duration,
+    /// Header-read/idle timeout, head size and connection cap.
+    pub conn: conn::ConnLimits,
 }
 
 impl Default for HttpLimits {
@@ -61,6 +67,7 @@ impl Default for HttpLimits {
             max_batch_events: 1000,
             max_wait: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            conn: conn::ConnLimits::default(),
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct AppState {
     pub tokens: Arc<auth::Tokens>,
     pub limits: HttpLimits,
     pub limiter: ratelimit::Limiter,
+    /// Requests without a valid credential (open endpoints, unknown
+    /// routes, bad tokens), per client address.
+    pub open_limiter: ratelimit::Limiter,
     pub policies: Arc<dyn StatusSource>,
     pub timers: Timers,
     /// The plugin host; `None` runs without plugins.
@@ -147,6 +157,11 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::openapi::router(&state))
         .merge(ops::router(&state))
         .fallback(|| async { ApiError::not_found("route", "no such endpoint; see docs/api.md") })
+        // Outermost last: every answer is counted, refusals included.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::bound_request,
+        ))
         .layer(axum::middleware::from_fn(ops::record_request))
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
@@ -163,20 +178,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limiter = state.limiter.clone();
+    let limiters = [state.limiter.clone(), state.open_limiter.clone()];
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.shrink();
+            for l in &limiters {
+                l.shrink();
+            }
         }
     });
-    let r = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let limits = state.limits.conn.clone();
+    let r = conn::serve(listener, router(state), limits, shutdown).await;
     sweeper.abort();
     r
 }

@@ -1,5 +1,8 @@
 //! Operations endpoints: `/healthz` (liveness plus log watermarks) and
-//! `/metrics` (Prometheus text), and the middleware that counts requests.
+//! `/metrics` (Prometheus text); the middleware that counts requests, and
+//! the one that bounds what any request may be before routing: a known
+//! method, a URI of sane length, and a per-address rate for requests that
+//! carry no valid credential.
 
 use std::time::Instant;
 
@@ -8,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use http::header;
+use http::{Method, StatusCode, header};
 use serde::Serialize;
 
 use crate::auth::{self, Scope};
@@ -75,6 +78,76 @@ async fn metrics_text(State(st): State<AppState>) -> Result<Response, ApiError> 
         .into_response())
 }
 
+/// Methods the API knows; any other is refused before routing, and
+/// counted under `other`, so a client cannot mint metric series.
+const KNOWN_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+];
+
+/// Longest request target (path and query) accepted, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The `method` label for a request: one of [`KNOWN_METHODS`] or `other`.
+pub fn method_label(m: &Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|k| *k == m)
+        .map_or("other", Method::as_str)
+}
+
+/// Refuse unknown methods (405) and overlong URIs (414), and rate-limit
+/// requests without a valid credential (429).
+///
+/// Signed ingest (`POST /v1/events`, `POST /v1/sources/...`) has its own
+/// per-address limit and is authenticated by its signature, so it is not
+/// counted here; everything else without a token the server knows (open
+/// endpoints, unknown routes, bad tokens) shares the `open` limit.
+pub async fn bound_request(
+    State(st): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if method_label(req.method()) == "other" {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "the API uses GET and POST; see docs/api.md",
+        ));
+    }
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {uri_len} bytes; at most {MAX_URI_BYTES} allowed"),
+        ));
+    }
+    let path = req.uri().path();
+    let signed =
+        req.method() == Method::POST && (path == "/v1/events" || path.starts_with("/v1/sources/"));
+    if signed || has_valid_token(&st, &req) {
+        return Ok(next.run(req).await);
+    }
+    crate::ratelimit::limit(State(st.open_limiter.clone()), req, next).await
+}
+
+fn has_valid_token(st: &AppState, req: &Request) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .is_some_and(|t| st.tokens.check(t.trim()).is_some())
+}
+
 /// Count requests and their latency by route and status.
 pub async fn record_request(req: Request, next: Next) -> Response {
     let route = req
@@ -82,7 +155,7 @@ pub async fn record_request(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();

@@ -69,6 +69,12 @@ pub struct ServerConfig {
     pub max_wait: Duration,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    pub open_rate_limit_per_second: u32,
+    pub open_rate_limit_burst: u32,
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

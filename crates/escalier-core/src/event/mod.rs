@@ -360,11 +360,22 @@ fn decode_data<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, Rejectio
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        Rejection::invalid(
-            join_path("data", &path),
-            clean_serde_message(&e.into_inner()),
-        )
+        let message = clean_serde_message(&e.into_inner());
+        let path = match missing_field(&message) {
+            Some(name) => join_path(&path, name),
+            None => path,
+        };
+        Rejection::invalid(join_path("data", &path), message)
     })
+}
+
+/// The field a serde "missing field `x`" message names: serde reports the
+/// path of the object it is missing from, the API names the field itself.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(name, _)| name)
 }
 
 /// serde_json messages end with " at line 1 column 42"; the path already says where.
@@ -418,6 +429,9 @@ impl Event {
 
     /// Decode one event from its JSON text.
     pub fn decode_one(json: &str, origin: Origin) -> Result<Event, Rejection> {
+        if origin == Origin::External {
+            strict::check_event(json)?;
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let wire: WireEvent<'_> = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -425,10 +439,13 @@ impl Event {
             if inner.is_syntax() || inner.is_eof() {
                 malformed(inner)
             } else {
-                Rejection::invalid(
-                    if path == "." { String::new() } else { path },
-                    clean_serde_message(&inner),
-                )
+                let path = if path == "." { String::new() } else { path };
+                let message = clean_serde_message(&inner);
+                let path = match missing_field(&message) {
+                    Some(name) => join_path(&path, name),
+                    None => path,
+                };
+                Rejection::invalid(path, message)
             }
         })?;
         wire.into_event(origin)
@@ -463,6 +480,12 @@ struct WireEvent<'a> {
 
 impl WireEvent<'_> {
     fn into_event(self, origin: Origin) -> Result<Event, Rejection> {
+        if origin == Origin::External {
+            crate::id::check_external_event_id(&self.id)
+                .map_err(|m| Rejection::invalid("id", format!("event id {m}")))?;
+            crate::id::check_ticket_id_addressable(&self.ticket_id)
+                .map_err(|m| Rejection::invalid("ticket_id", format!("ticket id {m}")))?;
+        }
         let id =
             EventId::new(self.id).map_err(|m| Rejection::invalid("id", format!("event id {m}")))?;
         let ticket_id = TicketId::new(self.ticket_id)
@@ -592,6 +615,8 @@ pub(crate) mod check {
         Ok(())
     }
 }
+
+pub mod strict;
 
 #[cfg(test)]
 mod tests;

@@ -31,7 +31,6 @@ use tokio::net::TcpStream;
 use url::{Host, Url};
 
 use super::allow::{AddressPolicy, check_allowed};
-use super::sign;
 use crate::registry::PluginRegistry;
 
 /// How an attempt ended.
@@ -164,7 +163,11 @@ impl Outbound {
                 .as_ref()
                 .and_then(|n| plugin.ctx.secrets.get(n))
             {
-                Some(s) => Some(s.clone()),
+                Some(s) => match escalier_webhook::Secret::parse(s) {
+                    Ok(key) => Some(key),
+                    // Checked at load; the value is never in the message.
+                    Err(e) => return failed(format!("the signing secret cannot sign: {e}")),
+                },
                 None => {
                     return failed(
                         "signing was asked for but the plugin has no signing secret now".into(),
@@ -214,7 +217,7 @@ impl Outbound {
             }
         };
 
-        let request = match self.build_request(req, &url, &host, secret.as_deref()) {
+        let request = match self.build_request(req, &url, &host, secret.as_ref()) {
             Ok(r) => r,
             Err(reason) => return failed(reason),
         };
@@ -264,7 +267,7 @@ impl Outbound {
         req: &DeliveryRequested,
         url: &Url,
         host: &str,
-        secret: Option<&str>,
+        secret: Option<&escalier_webhook::Secret>,
     ) -> Result<http::Request<Full<Bytes>>, String> {
         let path = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -284,7 +287,9 @@ impl Outbound {
         }
         if let Some(secret) = secret {
             let ts = self.config.clock.now().as_second();
-            for (name, value) in sign::headers(secret, &req.delivery_id, ts, req.body.as_bytes()) {
+            for (name, value) in
+                escalier_webhook::sign_headers(secret, &req.delivery_id, ts, req.body.as_bytes())
+            {
                 b = b.header(name, value);
             }
         }

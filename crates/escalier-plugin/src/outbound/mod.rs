@@ -4,14 +4,13 @@
 //! after commit, then asks [`RetrySchedule::next`] what to do.
 //!
 //! - [`allow`]: the allowlist and the non-public address policy.
-//! - [`sign`]: Standard Webhooks signatures.
+//! - signatures: Standard Webhooks, from the shared `escalier-webhook`.
 //! - [`retry`]: the pure retry schedule and give-up horizon.
 //! - [`deliver`]: resolving, checking, connecting, sending, classifying.
 
 pub mod allow;
 pub mod deliver;
 pub mod retry;
-pub mod sign;
 
 pub use allow::{AddressPolicy, HostPattern};
 pub use deliver::{DeliveryOutcome, Outbound, OutboundConfig, Resolve, SystemResolver};

@@ -10,7 +10,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use escalier_core::event::{DeliveryRequested, Header};
-use escalier_plugin::outbound::sign;
 use escalier_plugin::outbound::{AddressPolicy, Resolve};
 use escalier_plugin::{DeliveryOutcome, Outbound, OutboundConfig, Secrets};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -168,7 +167,9 @@ async fn an_operator_listed_range_is_reached_and_signed_requests_verify() {
     assert_eq!(body, r#"{"text":"hello"}"#);
     assert_eq!(
         header("webhook-signature"),
-        sign::signature(SECRET, "dlv:7.2:notifier:0", ts, body.as_bytes())
+        escalier_webhook::Secret::parse(SECRET)
+            .unwrap()
+            .sign("dlv:7.2:notifier:0", ts, body.as_bytes())
     );
 }
 
@@ -232,4 +233,28 @@ async fn an_unreachable_host_is_retryable() {
     let h = plugin_host(port);
     let got = outbound(&h, true).deliver(&request(port, false)).await;
     assert!(matches!(got, DeliveryOutcome::Retry { .. }), "{got:?}");
+}
+
+/// A signing secret that is not `whsec_` base64 of enough bytes is refused
+/// when the plugin loads (never silently used as raw bytes), and the error
+/// does not repeat the value.
+#[test]
+fn a_signing_secret_that_cannot_sign_is_refused_at_load() {
+    for bad in ["not-a-whsec-secret", "whsec_***", "whsec_c2hvcnQ="] {
+        let manifest = hostile_manifest(
+            "notifier",
+            "[capabilities]\nhttp = { allowed_hosts = [\"https://hooks.example.test\"], signing_secret = \"signing\" }\n",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), &fixture("hostile"), "notifier", Some(&manifest));
+        let mut c = config(dir.path());
+        let mut secrets = Secrets::none();
+        secrets.insert("signing", bad);
+        c.secrets = secrets;
+        let (registry, report) = escalier_plugin::PluginRegistry::open(c).unwrap();
+        assert!(registry.current().is_empty(), "{bad:?} loaded");
+        let message = format!("{:?}", report.failed);
+        assert!(message.contains("cannot sign"), "{message}");
+        assert!(!message.contains(bad), "the secret leaked: {message}");
+    }
 }

@@ -6,7 +6,10 @@
 //! the caller's token name as its source, so it is durable, ordered with
 //! everything else, seen by policies and plugins, and replayable. The
 //! answer comes after the commit: `202 {"id", "seq", "status"}`. Send an
-//! `Idempotency-Key` header to make a retried call store the event once.
+//! `Idempotency-Key` header to make a retried call store the event once:
+//! the key is scoped to the token, the ticket and the call (a key reused
+//! elsewhere is a new call), and a retry answers `200` with the first
+//! call's seq.
 //! All need the `ingest` scope.
 
 use axum::extract::State;
@@ -154,15 +157,8 @@ pub(crate) async fn append(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let ticket_id = TicketId::new(ticket)
         .map_err(|m| ApiError::bad_request("invalid_field", "id", format!("ticket id {m}")))?;
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let id = match key {
-        Some(k) => EventId::new(format!("api:{k}")).map_err(|m| {
-            ApiError::bad_request(
-                "invalid_field",
-                "idempotency-key",
-                format!("Idempotency-Key {m}"),
-            )
-        })?,
+    let id = match idempotency_key(headers)? {
+        Some(key) => scoped_id(who, type_name, ticket_id.as_str(), &data, key),
         None => EventId::new(format!("api:{:032x}", rand_id()))
             .map_err(|_| ApiError::unavailable("internal", "id"))?,
     };
@@ -195,6 +191,77 @@ pub(crate) async fn append(
             status: label,
         }),
     ))
+}
+
+/// Longest `Idempotency-Key` accepted, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            "invalid_field",
+            "idempotency-key",
+            format!("Idempotency-Key {why}"),
+        )
+    };
+    if values.next().is_some() {
+        return Err(bad("appears more than once; send it once"));
+    }
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| bad("must be 1 to 255 visible ASCII characters"))?;
+    if key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(bad("must be 1 to 255 visible ASCII characters"));
+    }
+    Ok(Some(key))
+}
+
+/// The event id for an API call made with an idempotency key: scoped to
+/// the token, the kind of call, the ticket and what the call names on it
+/// (approval, checklist item, ladder, plugin command), so one key reused
+/// on another ticket or another approval is a new call, and only a retry
+/// of the same call is a duplicate. The `api:` prefix is refused on
+/// events from outside, so no webhook can pre-empt a decision.
+fn scoped_id(
+    who: &TokenEntry,
+    type_name: &str,
+    ticket: &str,
+    data: &serde_json::Value,
+    key: &str,
+) -> EventId {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [who.sha256.as_str(), type_name, ticket] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for name in [
+        "approval_id",
+        "checklist",
+        "item",
+        "ladder",
+        "plugin",
+        "command",
+    ] {
+        if let Some(v) = data.get(name).and_then(|v| v.as_str()) {
+            h.update(name.as_bytes());
+            h.update([1]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+    }
+    h.update(key.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    // 4 + 32 characters from the id alphabet: always a valid id.
+    EventId::new(format!("api:{hex}")).unwrap_or_else(|_| unreachable!("hex ids are valid"))
 }
 
 fn rand_id() -> u128 {

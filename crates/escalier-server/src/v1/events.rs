@@ -152,7 +152,8 @@ async fn ingest(
         .verify(&headers, &bytes, jiff::Timestamp::now().as_second())
         .map_err(|e| {
             rejected(e.code());
-            ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()).with_field(e.header())
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            ApiError::new(status, e.code(), e.to_string()).with_field(e.header())
         })?;
     let events = Event::decode_body(&bytes, Origin::External).map_err(|r| {
         rejected(r.code.as_str());

@@ -204,11 +204,20 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             cfg.server.rate_limit_per_second,
             cfg.server.rate_limit_burst,
         ),
+        open_limiter: escalier_server::ratelimit::Limiter::new(
+            cfg.server.open_rate_limit_per_second,
+            cfg.server.open_rate_limit_burst,
+        ),
         limits: HttpLimits {
             max_body_bytes: cfg.server.max_body_bytes,
             max_batch_events: cfg.server.max_batch_events,
             max_wait: cfg.server.max_wait,
             request_timeout: cfg.server.request_timeout,
+            conn: escalier_server::conn::ConnLimits {
+                header_read_timeout: cfg.server.header_read_timeout,
+                max_header_bytes: cfg.server.max_header_bytes,
+                max_connections: cfg.server.max_connections,
+            },
         },
         policies: {
             let store = store.clone();

@@ -305,6 +305,13 @@ fn jira_webhooks_become_tickets_once_and_forged_ones_are_refused() {
     );
     assert_eq!(other.status, 200, "{}", other.body);
     assert_eq!(other.body["events"], serde_json::json!([]));
+    assert_eq!(other.body["ignored"], true, "{}", other.body);
+    assert!(
+        s.get_text("/metrics")
+            .lines()
+            .any(|l| l.starts_with("escalier_adapter_ignored_total{source=\"jira\"} 1")),
+        "the ignored delivery is counted"
+    );
 
     let forged = jira(
         &s,

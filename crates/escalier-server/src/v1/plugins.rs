@@ -82,6 +82,17 @@ async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
     })))
 }
 
+/// The answer to an adapter source: what became of each mapped event, as
+/// for `POST /v1/events`; `ignored` when the delivery maps to no event.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // describes the answer; `source` builds it with json!
+pub(crate) struct SourceOutcome {
+    events: Vec<serde_json::Value>,
+    /// True when the adapter understood the delivery and it maps to no event.
+    #[serde(default)]
+    ignored: Option<bool>,
+}
+
 /// A tool's own webhook, verified and mapped to events by the adapter
 /// plugin named `source`, then stored like `POST /v1/events`. No token:
 /// the adapter checks the tool's signature.
@@ -93,7 +104,7 @@ async fn status(State(st): State<AppState>) -> Result<Json<serde_json::Value>, A
     request_body(content = Object, content_type = "application/json", description = "The tool's webhook payload, byte for byte as it sent it"),
     responses(
         (status = 202, description = "At least one mapped event is new and stored", body = super::events::BatchOutcome),
-        (status = 200, description = "Every mapped event was stored before, or the delivery maps to no event (a ping)", body = super::events::BatchOutcome),
+        (status = 200, description = "Every mapped event was stored before, or the delivery maps to no event (a ping, a type the adapter does not map: `ignored` is true)", body = SourceOutcome),
         (status = 400, response = super::openapi::responses::BadRequest),
         (status = 401, response = super::openapi::responses::SignatureRefused),
         (status = 404, response = super::openapi::responses::NotFound),
@@ -127,8 +138,15 @@ async fn source(
             ApiError::new(status, e.code(), e.to_string()).with_field("body")
         })?;
     if events.is_empty() {
-        // The adapter understood the delivery and it maps to nothing (a ping).
-        return Ok((StatusCode::OK, Json(json!({ "events": [] }))).into_response());
+        // The adapter understood the delivery and it maps to nothing (a
+        // ping, an event type it does not map). A 2xx: tools retry, and in
+        // the end disable, webhooks that keep failing.
+        metrics::counter!("escalier_adapter_ignored_total", "source" => source).increment(1);
+        return Ok((
+            StatusCode::OK,
+            Json(json!({ "events": [], "ignored": true })),
+        )
+            .into_response());
     }
     if events.len() > st.limits.max_batch_events {
         return Err(ApiError::new(

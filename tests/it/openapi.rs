@@ -159,3 +159,22 @@ fn documented_query_parameters_are_the_accepted_ones() {
     }
     assert!(checked >= 10, "only {checked} GET operations");
 }
+
+/// The admin endpoints bound their bodies by `server.max_body_bytes` and
+/// refuse in the JSON error shape, like every other endpoint: axum's own
+/// limit let bodies up to 2 MiB through and answered past it in plain
+/// text.
+#[test]
+fn admin_bodies_over_the_limit_get_the_json_413() {
+    let s = Server::start(&[]);
+    let big = format!(r#"{{"to": "{}"}}"#, "x".repeat(1_100_000));
+    for path in ["/v1/admin/clock", "/v1/admin/migrate"] {
+        let r = s.post_json(path, Some(TOKEN), &big);
+        assert_eq!((r.status, r.code()), (413, "body_too_large"), "{path}");
+        assert_eq!(
+            r.headers.get("connection").map(|v| v.as_bytes()),
+            Some(&b"close"[..]),
+            "{path}: the unread body must not be taken for the next request"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
 use escalier_core::Timestamp;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Scope};
@@ -81,14 +81,18 @@ async fn now(State(st): State<AppState>) -> Json<ClockState> {
         (status = 401, response = super::openapi::responses::Unauthorized),
         (status = 403, response = super::openapi::responses::Forbidden),
         (status = 409, response = super::openapi::responses::Conflict),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
         (status = 422, response = super::openapi::responses::Unprocessable),
         (status = 503, response = super::openapi::responses::Unavailable),
     ),
 )]
 async fn move_clock(
     State(st): State<AppState>,
-    body: axum::body::Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Json<ClockState>, ApiError> {
+    // Bounded like every other body (axum's own limit answers in plain text).
+    let body = super::events::read_body(&headers, body, st.limits.max_body_bytes).await?;
     let Some(sim) = &st.timers.simulated else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

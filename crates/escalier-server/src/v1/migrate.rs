@@ -117,14 +117,18 @@ fn move_id(ticket: &str, last_seq: u64, to: &str) -> Result<EventId, String> {
         (status = 401, response = super::openapi::responses::Unauthorized),
         (status = 403, response = super::openapi::responses::Forbidden),
         (status = 404, response = super::openapi::responses::NotFound),
+        (status = 413, response = super::openapi::responses::PayloadTooLarge),
         (status = 503, response = super::openapi::responses::Unavailable),
     ),
 )]
 async fn migrate(
     State(st): State<AppState>,
     Extension(who): Extension<TokenEntry>,
-    body: axum::body::Bytes,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Answer>), ApiError> {
+    // Bounded like every other body (axum's own limit answers in plain text).
+    let body = super::events::read_body(&headers, body, st.limits.max_body_bytes).await?;
     let req: Request = super::decisions::parse(&body)?;
     let status = st.policies.status();
     let pin = status["pin"].as_str().map(str::to_owned);

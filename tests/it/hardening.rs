@@ -180,6 +180,15 @@ fn odd_methods_are_refused_and_counted_under_one_label() {
         let _ = c.read_to_string(&mut out);
         assert!(out.starts_with("HTTP/1.1 405"), "{out}");
     }
+    // A standard method a path does not take: JSON, with `Allow`.
+    let r = s.post_json("/v1/tickets", Some(TOKEN), "{}");
+    assert_eq!(
+        (r.status, r.code()),
+        (405, "method_not_allowed"),
+        "{}",
+        r.body
+    );
+    assert!(r.headers.get("allow").is_some(), "{:?}", r.headers);
     // A method longer than the head limit never reaches the router.
     let mut c = TcpStream::connect(addr(&s)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

@@ -157,6 +157,15 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::openapi::router(&state))
         .merge(ops::router(&state))
         .fallback(|| async { ApiError::not_found("route", "no such endpoint; see docs/api.md") })
+        // A known path with a method it does not take: JSON like every
+        // other error (axum adds the `Allow` header).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method; see docs/api.md",
+            )
+        })
         // Outermost last: every answer is counted, refusals included.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,6 +1,6 @@
 //! `escalier send FILE`: sign a JSON event file with the configured secret
-//! (Standard Webhooks, through `sign::headers`) and POST it — the first
-//! tool a user reaches for.
+//! (Standard Webhooks, `escalier_webhook::sign_headers`) and POST it — the
+//! first tool a user reaches for.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let id = super::sign::delivery_id();
             let ts = jiff::Timestamp::now().as_second();
             let mut request = client.post(&url).header("content-type", "application/json");
-            for (name, value) in super::sign::headers(&secret, &id, ts, &body) {
+            for (name, value) in escalier_webhook::sign_headers(&secret, &id, ts, &body) {
                 request = request.header(name, value);
             }
             let resp = request

@@ -41,7 +41,10 @@ format = "generic"
 
 fn run() -> (Run, Host) {
     let mut secrets = Secrets::none();
-    secrets.insert("notify_signing_secret", "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4");
+    secrets.insert(
+        "notify_signing_secret",
+        "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4",
+    );
     let h = host_with(
         &[(&example("notify-http"), "notify-http", Some(&manifest()))],
         secrets,

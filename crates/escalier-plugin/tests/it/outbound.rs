@@ -167,9 +167,11 @@ async fn an_operator_listed_range_is_reached_and_signed_requests_verify() {
     assert_eq!(body, r#"{"text":"hello"}"#);
     assert_eq!(
         header("webhook-signature"),
-        escalier_webhook::Secret::parse(SECRET)
-            .unwrap()
-            .sign("dlv:7.2:notifier:0", ts, body.as_bytes())
+        escalier_webhook::Secret::parse(SECRET).unwrap().sign(
+            "dlv:7.2:notifier:0",
+            ts,
+            body.as_bytes()
+        )
     );
 }
 

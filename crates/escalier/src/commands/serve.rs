@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use escalier_core::{Clock, ManualClock, SystemClock};
-use escalier_plugin::outbound::{AddressPolicy, Outbound, OutboundConfig};
 use escalier_plugin::PluginRegistry;
+use escalier_plugin::outbound::{AddressPolicy, Outbound, OutboundConfig};
 use escalier_policy::PolicyRegistry;
 use escalier_server::auth::{Scope, TokenEntry, Tokens, generate_token, hash_token};
 use escalier_server::{AppState, HttpLimits, Timers, Verifier};

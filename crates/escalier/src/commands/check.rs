@@ -38,11 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     match &report.version {
         Some(version) if report.ok() => {
-            println!("{}: {report} (set version {version})", dir.display());
+            println!("checked {}: {report} (set version {version})", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         _ => {
-            println!("{}: {report}", dir.display());
+            println!("checked {}: {report}", dir.display());
             eprintln!("a server would reject this set and keep the one it has");
             Ok(ExitCode::FAILURE)
         }

@@ -38,7 +38,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     match &report.version {
         Some(version) if report.ok() => {
-            println!("checked {}: {report} (set version {version})", dir.display());
+            println!(
+                "checked {}: {report} (set version {version})",
+                dir.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         _ => {

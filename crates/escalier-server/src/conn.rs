@@ -7,8 +7,9 @@
 //!   keep-alive connection left idle are all closed when it runs out.
 //! - A request head larger than `max_header_bytes` is answered `431`.
 //! - At most `max_connections` are open at once; one more is answered
-//!   `503` with `Retry-After` and closed at once, so idle sockets cannot
-//!   starve real clients for longer than the header timeout.
+//!   `503` with `Retry-After` and closed at once (or just closed, when 64
+//!   such answers are already under way), so idle sockets cannot starve
+//!   real clients for longer than the header timeout.
 //!
 //! hyper's HTTP/1 connection builder enforces the first two (with a tokio
 //! timer, which `axum::serve` does not set, leaving hyper's own header
@@ -31,6 +32,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// Connections over the cap being answered `503` at once.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
 
 /// Limits on connections, independent of any request.
 #[derive(Debug, Clone)]
@@ -64,6 +68,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Refusals answered at once; past this many, a connection over the cap
+    // is closed without an answer, so a flood cannot pile up sockets here.
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -87,7 +94,12 @@ pub async fn serve(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics::counter!("escalier_http_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            if let Ok(answering) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(answering);
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -33,6 +33,8 @@
 //! - [`action`]: constructors for the actions a plugin returns.
 //! - [`log`], [`clock`], [`kv`], [`timers`], [`config`], [`http`]: host
 //!   capabilities, one module each; each must be granted by the manifest.
+//! - `adapter` (feature `adapter`): shared helpers for adapter plugins
+//!   (ids, tags, text limits, HMAC checks, times).
 //! - [`Plugin`], [`export_plugin!`]: what a plugin implements and how it is exported.
 
 // The generated bindings name the runtime through this crate's own path,
@@ -40,6 +42,8 @@
 extern crate self as escalier_plugin_sdk;
 
 pub mod action;
+#[cfg(feature = "adapter")]
+pub mod adapter;
 pub mod bindings;
 pub mod clock;
 pub mod config;

@@ -42,19 +42,13 @@
 //! does not map produce no events.
 
 use base64::Engine;
-use escalier_plugin_sdk::{Error, Header, Plugin, clock, config, export_plugin};
+use escalier_plugin_sdk::adapter::{self, cut, header, hex, now};
+use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 const SECRET: &str = "freshdesk_webhook_token";
-
-fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
 
 /// Whether `given` is the secret, in time independent of where they
 /// differ and of their lengths (both are hashed to 32 bytes first).
@@ -105,42 +99,11 @@ fn verify(headers: &[Header]) -> Result<(), Error> {
     }
 }
 
-fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-const MAX_ID: usize = 128;
-const MAX_TAGS: usize = 100;
-
 /// An Escalier id: `prefix` + `name` with characters ids do not allow
 /// replaced by `_`; when too long, shortened and made unique again with a
 /// hash of the original.
 fn ident(prefix: &str, name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._~:@/+-#".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = format!("{prefix}{clean}");
-    if id.len() <= MAX_ID {
-        return id;
-    }
-    let tail = format!("~{}", hex(&Sha256::digest(name.as_bytes())[..8]));
-    let room = MAX_ID.saturating_sub(prefix.len() + tail.len());
-    format!("{prefix}{}{tail}", cut(&clean, room))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    adapter::ident(prefix, adapter::ID_CHARS, name, "")
 }
 
 /// `freshdesk:<id>`; a `/` becomes `_` (Escalier refuses ticket ids with
@@ -164,17 +127,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 fn tag(label: &str) -> Option<String> {
-    let mut t: String = label
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c })
-        .filter(|c| !c.is_control())
-        .collect();
-    while t.len() > 64 {
-        t.pop();
-    }
-    (!t.is_empty()).then_some(t)
+    adapter::tag(label, '-')
 }
 
 /// Tags from an array or from `{{ticket.tags}}` (comma-separated).
@@ -185,14 +138,7 @@ fn tags(v: Option<&Value>) -> Vec<String> {
         _ => Vec::new(),
     };
     let mut out: Vec<String> = Vec::new();
-    for t in raw.iter().filter_map(|t| tag(t)) {
-        if out.len() == MAX_TAGS {
-            break;
-        }
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
+    adapter::push_tags(&mut out, raw.iter().filter_map(|t| tag(t)));
     out
 }
 
@@ -245,12 +191,6 @@ fn csat(rating: &str) -> Option<i64> {
         "-103" | "extremely unhappy" => 1,
         _ => return r.parse::<i64>().ok().filter(|n| (1..=5).contains(n)),
     })
-}
-
-fn now() -> Result<String, Error> {
-    jiff::Timestamp::from_millisecond(clock::now())
-        .map(|t| t.to_string())
-        .map_err(|e| Error::Failed(format!("clock: {e}")))
 }
 
 struct Freshdesk;

@@ -26,11 +26,10 @@
 //! passed on in Escalier's own RFC 3339 form. A payload that cannot be
 //! mapped is refused as invalid input (HTTP 422).
 
+use escalier_plugin_sdk::adapter::{self, MAX_SUBJECT, cut, header, unhex};
 use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 #[derive(Deserialize)]
 struct User {
@@ -88,23 +87,6 @@ struct Delivery {
     comment: Option<Comment>,
 }
 
-fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
 fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
     let secret = config::secret("github_webhook_secret")?;
@@ -115,76 +97,30 @@ fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
         .strip_prefix("sha256=")
         .and_then(unhex)
         .ok_or_else(|| Error::Unauthorized("X-Hub-Signature-256 is not `sha256=<hex>`".into()))?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .map_err(|_| Error::Failed("unusable webhook secret".into()))?;
-    mac.update(body);
-    // verify_slice compares in constant time.
-    mac.verify_slice(&sig).map_err(|_| {
-        Error::Unauthorized("X-Hub-Signature-256 does not match the body and secret".into())
-    })
+    if adapter::hmac_sha256_matches(secret.as_bytes(), &[body], &sig) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized(
+            "X-Hub-Signature-256 does not match the body and secret".into(),
+        ))
+    }
 }
 
 /// GitHub label → Escalier tag: no spaces, at most 64 bytes.
 fn tag(label: &str) -> Option<String> {
-    let t: String = label
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c })
-        .filter(|c| !c.is_control())
-        .collect();
-    let mut t = t;
-    while t.len() > 64 {
-        t.pop();
-    }
-    (!t.is_empty()).then_some(t)
+    adapter::tag(label, '-')
 }
-
-fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-/// Longest Escalier id, in bytes.
-const MAX_ID: usize = 128;
 
 /// An Escalier id from GitHub names: `github:` + `name` + `suffix`, with
 /// characters ids do not allow replaced by `_`, and, when too long, the
 /// name shortened and made unique again with a hash of the original.
 fn ident(name: &str, suffix: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._~:@/+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = format!("github:{clean}{suffix}");
-    if id.len() <= MAX_ID {
-        return id;
-    }
-    let digest = Sha256::digest(name.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let tail = format!("~{hash}{suffix}");
-    let room = MAX_ID.saturating_sub("github:".len() + tail.len());
-    format!("github:{}{tail}", cut(&clean, room))
+    adapter::ident("github:", "._~:@/+-", name, suffix)
 }
 
 fn person(login: &str) -> String {
     ident(login, "")
 }
-
-/// Most tags on an Escalier ticket.
-const MAX_TAGS: usize = 100;
-
-/// Longest subject Escalier takes, in bytes.
-const MAX_SUBJECT: usize = 1024;
 
 /// The ticket subject: the title without surrounding whitespace, cut to
 /// Escalier's limit. GitHub requires a title, but a blank one (possible
@@ -199,17 +135,11 @@ fn subject(issue: &Issue) -> String {
     }
 }
 
-/// `github` and the issue's labels as tags: each once, at most [`MAX_TAGS`].
+/// `github` and the issue's labels as tags: each once, at most
+/// [`adapter::MAX_TAGS`].
 fn tags(labels: &[Label]) -> Vec<String> {
     let mut tags = vec!["github".to_owned()];
-    for t in labels.iter().filter_map(|l| tag(&l.name)) {
-        if tags.len() == MAX_TAGS {
-            break;
-        }
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
+    adapter::push_tags(&mut tags, labels.iter().filter_map(|l| tag(&l.name)));
     tags
 }
 

@@ -37,38 +37,9 @@
 //! `jira:<accountId>` (`key` or `name` on Data Center). The event time is
 //! the delivery's `timestamp`. Other webhook events produce nothing.
 
+use escalier_plugin_sdk::adapter::{self, MAX_ID, MAX_TEXT, cut, header, name, unhex};
 use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-
-/// Longest Escalier id or name, in bytes.
-const MAX_ID: usize = 128;
-/// Longest comment body or description, in bytes.
-const MAX_TEXT: usize = 64 * 1024;
-/// Most tags on a ticket.
-const MAX_TAGS: usize = 100;
-/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the times with a
-/// four-digit RFC 3339 year.
-const FIRST_SECOND: i64 = -62_135_596_800;
-const LAST_SECOND: i64 = 253_402_300_799;
-
-fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
 
 /// `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`.
 fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
@@ -80,57 +51,24 @@ fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
         .strip_prefix("sha256=")
         .and_then(unhex)
         .ok_or_else(|| Error::Unauthorized("X-Hub-Signature is not `sha256=<hex>`".into()))?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .map_err(|_| Error::Failed("unusable webhook secret".into()))?;
-    mac.update(body);
-    // verify_slice compares in constant time.
-    mac.verify_slice(&sig).map_err(|_| {
-        Error::Unauthorized("X-Hub-Signature does not match the body and secret".into())
-    })
-}
-
-fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+    if adapter::hmac_sha256_matches(secret.as_bytes(), &[body], &sig) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized(
+            "X-Hub-Signature does not match the body and secret".into(),
+        ))
     }
-    s[..end].to_owned()
 }
 
 fn text<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
     v.pointer(ptr)?.as_str()
 }
 
-/// A name Escalier accepts (not blank, at most `max` bytes), or none.
-fn name(s: Option<&str>, max: usize) -> Option<String> {
-    let s = cut(s?.trim(), max);
-    let s = s.trim_end();
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
 /// An Escalier id: `jira:` + `name` + `suffix`, characters ids do not
 /// allow replaced by `_` (`/` and `#` too, so the id is one URL path
 /// part), and when too long a readable prefix plus a hash of the whole.
 fn ident(name: &str, suffix: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._~:@+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = format!("jira:{clean}{suffix}");
-    if id.len() <= MAX_ID {
-        return id;
-    }
-    let digest = Sha256::digest(name.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let tail = format!("~{hash}{suffix}");
-    let room = MAX_ID.saturating_sub("jira:".len() + tail.len());
-    format!("jira:{}{tail}", cut(&clean, room))
+    adapter::ident("jira:", "._~:@+-", name, suffix)
 }
 
 /// A Jira user (Cloud `accountId`, Data Center `key` or `name`) as an id.
@@ -143,24 +81,12 @@ fn person(user: &Value) -> Option<String> {
 
 /// Jira label → Escalier tag: lower case, no spaces, at most 64 bytes.
 fn tag(label: &str) -> Option<String> {
-    let t: String = label
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c })
-        .filter(|c| !c.is_control())
-        .collect();
-    let t = cut(&t, 64);
-    (!t.is_empty()).then_some(t)
+    adapter::tag(label, '-')
 }
 
 fn tags<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for t in labels.filter_map(tag) {
-        if !out.contains(&t) && out.len() < MAX_TAGS {
-            out.push(t);
-        }
-    }
+    adapter::push_tags(&mut out, labels.filter_map(tag));
     out
 }
 
@@ -569,7 +495,7 @@ impl Plugin for Jira {
         // Escalier takes RFC 3339 times: years 0001 to 9999 only.
         let at = jiff::Timestamp::from_millisecond(ms)
             .ok()
-            .filter(|t| (FIRST_SECOND..=LAST_SECOND).contains(&t.as_second()))
+            .filter(adapter::four_digit_year)
             .ok_or_else(|| {
                 Error::InvalidInput(format!("`timestamp` {ms} is not a time Escalier takes"))
             })?

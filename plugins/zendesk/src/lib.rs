@@ -46,8 +46,8 @@
 //! produce no events.
 
 use base64::Engine;
+use escalier_plugin_sdk::adapter::{self, cut, header, hex, now};
 use escalier_plugin_sdk::{Error, Header, Plugin, clock, config, export_plugin};
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -55,13 +55,6 @@ use sha2::{Digest, Sha256};
 pub const TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
 const SECRET: &str = "zendesk_webhook_secret";
-
-fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
 
 /// Milliseconds since the epoch of a signature timestamp: RFC 3339 (what
 /// Zendesk sends) or Unix seconds.
@@ -90,12 +83,8 @@ fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
     // event subscriptions, one for triggers).
     let mut matched = false;
     for key in secret.split_whitespace() {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
-            .map_err(|_| Error::Failed("unusable signing secret".into()))?;
-        mac.update(ts.as_bytes());
-        mac.update(body);
-        // verify_slice compares in constant time.
-        matched |= mac.verify_slice(&sig).is_ok();
+        // Every key is tried, so the time taken does not say which matched.
+        matched |= adapter::hmac_sha256_matches(key.as_bytes(), &[ts.as_bytes(), body], &sig);
     }
     if !matched {
         return Err(Error::Unauthorized(
@@ -116,44 +105,11 @@ fn verify(headers: &[Header], body: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn cut(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-/// Longest Escalier id, in bytes.
-const MAX_ID: usize = 128;
-/// Most tags on an Escalier ticket.
-const MAX_TAGS: usize = 100;
-
 /// An Escalier id: `prefix` + `name` with characters ids do not allow
 /// replaced by `_`; when too long, shortened and made unique again with a
 /// hash of the original.
 fn ident(prefix: &str, name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._~:@/+-#".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = format!("{prefix}{clean}");
-    if id.len() <= MAX_ID {
-        return id;
-    }
-    let tail = format!("~{}", hex(&Sha256::digest(name.as_bytes())[..8]));
-    let room = MAX_ID.saturating_sub(prefix.len() + tail.len());
-    format!("{prefix}{}{tail}", cut(&clean, room))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    adapter::ident(prefix, adapter::ID_CHARS, name, "")
 }
 
 /// A string or a number as text; anything else (null, blank) is absent.
@@ -184,17 +140,7 @@ fn person(id: &str) -> String {
 
 /// Zendesk tag → Escalier tag: no spaces, at most 64 bytes.
 fn tag(label: &str) -> Option<String> {
-    let mut t: String = label
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_whitespace() { '_' } else { c })
-        .filter(|c| !c.is_control())
-        .collect();
-    while t.len() > 64 {
-        t.pop();
-    }
-    (!t.is_empty()).then_some(t)
+    adapter::tag(label, '_')
 }
 
 /// Tags from an array or from Zendesk's space-separated `{{ticket.tags}}`.
@@ -205,14 +151,7 @@ fn tags(v: Option<&Value>) -> Vec<String> {
         _ => Vec::new(),
     };
     let mut out: Vec<String> = Vec::new();
-    for t in raw.iter().filter_map(|t| tag(t)) {
-        if out.len() == MAX_TAGS {
-            break;
-        }
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
+    adapter::push_tags(&mut out, raw.iter().filter_map(|t| tag(t)));
     out
 }
 
@@ -268,13 +207,6 @@ fn rfc3339(what: &str, value: Option<&Value>) -> Result<String, Error> {
                 cut(&raw, 64)
             ))
         })
-}
-
-/// The request's arrival, as RFC 3339.
-fn now() -> Result<String, Error> {
-    jiff::Timestamp::from_millisecond(clock::now())
-        .map(|t| t.to_string())
-        .map_err(|e| Error::Failed(format!("clock: {e}")))
 }
 
 fn subject(raw: Option<String>, ticket: &str) -> String {

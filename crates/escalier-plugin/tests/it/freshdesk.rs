@@ -9,7 +9,7 @@ use escalier_plugin::AdaptError;
 use serde_json::Value;
 
 use crate::util::*;
-use crate::zendesk::{check, fixture_body, fuzz, host_at};
+use crate::zendesk::{check, fixture_body, host_at, sweep_and_fuzz};
 
 const TOKEN: &str = "fd-7Jq2-long-random-token";
 const NOW: &str = "2026-03-02T12:00:00Z";
@@ -314,23 +314,13 @@ fn fuzzed_payloads_map_to_valid_events_or_are_refused() {
         );
         assert_eq!(n, usize::from(*f != "unmapped.json"), "{f}");
     }
-    let nasty = fuzz::nasty(&["Closed", "Resolved", "5", ".."]);
-    for s in &seeds {
-        for body in fuzz::sweep(s, &nasty) {
-            check("freshdesk", send(&h, &body), "freshdesk:", &body);
-        }
-    }
-    let mut rng = fuzz::Rng::new(FUZZ_SEED);
-    let mut mapped = 0;
-    for _ in 0..300 {
-        let body = if rng.below(8) == 0 {
-            fuzz::bytes(&mut rng)
-        } else {
-            let seed = &seeds[rng.below(seeds.len())];
-            fuzz::mutate(&mut rng, seed, &VOCABULARY)
-        };
-        mapped += check("freshdesk", send(&h, &body), "freshdesk:", &body);
-    }
+    let mapped = sweep_and_fuzz(
+        &seeds,
+        &["Closed", "Resolved", "5", ".."],
+        &VOCABULARY,
+        FUZZ_SEED,
+        |body| check("freshdesk", send(&h, body), "freshdesk:", body),
+    );
     assert!(
         mapped > 50,
         "the fuzz reaches the mapping ({mapped} events)"

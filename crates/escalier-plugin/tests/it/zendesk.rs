@@ -755,6 +755,37 @@ const VOCABULARY: [&str; 22] = [
     "not a date",
 ];
 
+/// Every seed swept with [`fuzz::nasty`] values (plus `nasty`), then 300
+/// bodies from `fuzz_seed`: random bytes or seeds mutated with
+/// `vocabulary`. `run` checks one body and answers how many events it
+/// mapped to; the answer is how many the random bodies mapped to.
+pub(crate) fn sweep_and_fuzz(
+    seeds: &[String],
+    nasty: &[&str],
+    vocabulary: &[&str],
+    fuzz_seed: u64,
+    mut run: impl FnMut(&[u8]) -> usize,
+) -> usize {
+    let nasty = fuzz::nasty(nasty);
+    for s in seeds {
+        for body in fuzz::sweep(s, &nasty) {
+            run(&body);
+        }
+    }
+    let mut rng = fuzz::Rng::new(fuzz_seed);
+    let mut mapped = 0;
+    for _ in 0..300 {
+        let body = if rng.below(8) == 0 {
+            fuzz::bytes(&mut rng)
+        } else {
+            let seed = &seeds[rng.below(seeds.len())];
+            fuzz::mutate(&mut rng, seed, vocabulary)
+        };
+        mapped += run(&body);
+    }
+    mapped
+}
+
 /// The property: whatever the signed payload, the adapter returns at most
 /// one event that Escalier accepts, or refuses it as not understood. A
 /// trap, a timeout or an event the host refuses is a bug.
@@ -802,23 +833,13 @@ fn fuzzed_payloads_map_to_valid_events_or_are_refused() {
         let unmapped = f.contains("brand") || f.contains("user.") || f.contains("unmapped");
         assert_eq!(n, usize::from(!unmapped), "{f}");
     }
-    let nasty = fuzz::nasty(&["SOLVED", "CLOSED", "Closed", ".."]);
-    for s in &seeds {
-        for body in fuzz::sweep(s, &nasty) {
-            check("zendesk", send(&h, &body, SIGNED_AT), "zendesk:", &body);
-        }
-    }
-    let mut rng = fuzz::Rng::new(FUZZ_SEED);
-    let mut mapped = 0;
-    for _ in 0..300 {
-        let body = if rng.below(8) == 0 {
-            fuzz::bytes(&mut rng)
-        } else {
-            let seed = &seeds[rng.below(seeds.len())];
-            fuzz::mutate(&mut rng, seed, &VOCABULARY)
-        };
-        mapped += check("zendesk", send(&h, &body, SIGNED_AT), "zendesk:", &body);
-    }
+    let mapped = sweep_and_fuzz(
+        &seeds,
+        &["SOLVED", "CLOSED", "Closed", ".."],
+        &VOCABULARY,
+        FUZZ_SEED,
+        |body| check("zendesk", send(&h, body, SIGNED_AT), "zendesk:", body),
+    );
     assert!(
         mapped > 50,
         "the fuzz reaches the mapping ({mapped} events)"

@@ -560,35 +560,7 @@ fn value() -> impl Strategy<Value = Option<Value>> {
 }
 
 fn altered() -> impl Strategy<Value = Vec<u8>> {
-    (
-        0..SEEDS.len(),
-        prop::collection::vec((any::<bool>(), any::<prop::sample::Index>(), value()), 0..8),
-    )
-        .prop_map(|(seed, edits)| {
-            let mut v = fixtures()[seed].clone();
-            for (read, at, replacement) in edits {
-                // Half the edits hit a field the adapter reads; the rest
-                // any node of the payload.
-                let ptr = if read {
-                    // Among those whose parent this payload has.
-                    let here: Vec<&str> = READ
-                        .iter()
-                        .copied()
-                        .filter(|p| {
-                            p.rsplit_once('/')
-                                .is_some_and(|(up, _)| v.pointer(up).is_some())
-                        })
-                        .collect();
-                    at.get(&here).to_string()
-                } else {
-                    let mut all = Vec::new();
-                    pointers(&v, String::new(), &mut all);
-                    at.get(&all).clone()
-                };
-                edit(&mut v, &ptr, replacement);
-            }
-            v.to_string().into_bytes()
-        })
+    altered_payloads(fixtures(), &READ, value())
 }
 
 /// The fields the adapter reads: where edits find its edge cases.

@@ -14,7 +14,7 @@ use escalier_core::{
     reduce,
 };
 use escalier_plugin::{AdaptError, BreakerConfig, HostConfig, PluginRegistry, PluginSet, Secrets};
-use proptest::prelude::ProptestConfig;
+use proptest::prelude::{ProptestConfig, Strategy, any, prop};
 use proptest::test_runner::RngSeed;
 use serde_json::Value;
 
@@ -441,4 +441,43 @@ pub fn every_field_survives(
             }
         }
     }
+}
+
+/// A fixture (from `fixtures`) with up to 8 edits, each replacing or
+/// removing a node: half of them a field the adapter reads (in `fields`),
+/// the rest any node of the payload; replacements drawn from `value`.
+pub fn altered_payloads(
+    fixtures: &'static [Value],
+    fields: &'static [&'static str],
+    value: impl Strategy<Value = Option<Value>>,
+) -> impl Strategy<Value = Vec<u8>> {
+    (
+        0..fixtures.len(),
+        prop::collection::vec((any::<bool>(), any::<prop::sample::Index>(), value), 0..8),
+    )
+        .prop_map(|(seed, edits)| {
+            let mut v = fixtures[seed].clone();
+            for (read, at, replacement) in edits {
+                // Half the edits hit a field the adapter reads; the rest
+                // any node of the payload.
+                let ptr = if read {
+                    // Among those whose parent this payload has.
+                    let here: Vec<&str> = fields
+                        .iter()
+                        .copied()
+                        .filter(|p| {
+                            p.rsplit_once('/')
+                                .is_some_and(|(up, _)| v.pointer(up).is_some())
+                        })
+                        .collect();
+                    at.get(&here).to_string()
+                } else {
+                    let mut all = Vec::new();
+                    pointers(&v, String::new(), &mut all);
+                    at.get(&all).clone()
+                };
+                edit(&mut v, &ptr, replacement);
+            }
+            v.to_string().into_bytes()
+        })
 }

@@ -179,6 +179,18 @@ impl Tokens {
     }
 }
 
+/// The token in `Authorization: Bearer <token>`, if the header holds one.
+pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// Middleware body: require a token with `scope`.
 /// On success the matched [`TokenEntry`] is added to the request's
 /// extensions, so handlers can record who acted.
@@ -188,16 +200,7 @@ pub async fn require(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(presented) = presented else {
+    let Some(presented) = bearer(req.headers()) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_missing",

@@ -138,14 +138,7 @@ pub async fn bound_request(
 }
 
 fn has_valid_token(st: &AppState, req: &Request) -> bool {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .is_some_and(|t| st.tokens.check(t.trim()).is_some())
+    auth::bearer(req.headers()).is_some_and(|t| st.tokens.check(t).is_some())
 }
 
 /// Count requests and their latency by route and status.

@@ -179,6 +179,12 @@ impl Tokens {
     }
 }
 
+/// A request extension: the entry the request's bearer token matched,
+/// found by the request bounds in front of every route, so the scope
+/// guard does not hash and compare the token a second time.
+#[derive(Clone)]
+pub struct Authenticated(pub TokenEntry);
+
 /// The token in `Authorization: Bearer <token>`, if the header holds one.
 pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     headers
@@ -200,6 +206,10 @@ pub async fn require(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let found = req
+        .extensions_mut()
+        .remove::<Authenticated>()
+        .map(|Authenticated(entry)| entry);
     let Some(presented) = bearer(req.headers()) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -211,7 +221,7 @@ pub async fn require(
         )
         .with_field("authorization"));
     };
-    match tokens.check(presented) {
+    match found.or_else(|| tokens.check(presented)) {
         None => {
             metrics::counter!("escalier_auth_refused_total", "reason" => "unknown").increment(1);
             Err(ApiError::new(

@@ -481,3 +481,17 @@ pub fn altered_payloads(
             v.to_string().into_bytes()
         })
 }
+
+/// A fixture payload: `tests/fixtures/<tool>/<name>`, byte for byte.
+pub fn fixture_payload(tool: &str, name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(tool)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Lower-case hex, as the tools write their HMAC signatures.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

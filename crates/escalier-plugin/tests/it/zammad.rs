@@ -24,21 +24,13 @@ fn host() -> Host {
 }
 
 fn payload(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/zammad")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fixture_payload("zammad", name)
 }
 
 fn sign(body: &[u8], token: &str) -> String {
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(token.as_bytes()).unwrap();
     mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex(&mac.finalize().into_bytes());
     format!("sha1={hex}")
 }
 

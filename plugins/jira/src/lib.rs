@@ -36,9 +36,16 @@
 //! so a retry (same identifier) is a duplicate Escalier drops. People are
 //! `jira:<accountId>` (`key` or `name` on Data Center). The event time is
 //! the delivery's `timestamp`. Other webhook events produce nothing.
+//!
+//! **Echoes.** With `integration_user` set in the config (the accountId of
+//! the account the write-back plugin's API token belongs to), a delivery
+//! caused by that account (`user`, who made an issue change, or the
+//! comment's `author` / `updateAuthor`) produces no events: it is Jira
+//! reporting back a change Escalier itself made, and recording it again
+//! would run the policies that made it a second time.
 
 use escalier_plugin_sdk::adapter::{self, MAX_ID, MAX_TEXT, cut, header, name, unhex};
-use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
+use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin, log};
 use serde_json::{Value, json};
 
 /// `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`.
@@ -454,6 +461,34 @@ fn comment(
     )]
 }
 
+/// The `integration_user` config value, if set.
+fn integration_user() -> Result<Option<String>, Error> {
+    Ok(match config::get::<Value>("integration_user")? {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    })
+}
+
+/// Whether delivery `d` reports a change made by Jira account `user`
+/// (Cloud `accountId`, Data Center `key` or `name`): the issue event's
+/// `user`, or the comment's author (its `updateAuthor` for an edit).
+pub fn is_echo(d: &Value, user: &str) -> bool {
+    let is = |who: Option<&Value>| {
+        who.is_some_and(|w| {
+            ["accountId", "key", "name"]
+                .iter()
+                .any(|k| w.get(k).and_then(Value::as_str).map(str::trim) == Some(user))
+        })
+    };
+    match d.get("webhookEvent").and_then(Value::as_str) {
+        Some("comment_created") => is(d.pointer("/comment/author")),
+        Some("comment_updated") => is(d
+            .pointer("/comment/updateAuthor")
+            .or_else(|| d.pointer("/comment/author"))),
+        _ => is(d.get("user")),
+    }
+}
+
 struct Jira;
 
 impl Plugin for Jira {
@@ -470,6 +505,12 @@ impl Plugin for Jira {
             "comment_updated" => true,
             _ => return Ok(Vec::new()),
         };
+        if let Some(user) = integration_user()?
+            && is_echo(&d, &user)
+        {
+            log::info("ignored: an echo of a change made by the integration user");
+            return Ok(Vec::new());
+        }
         let delivery = header(&headers, "x-atlassian-webhook-identifier")
             .filter(|d| {
                 !d.is_empty()

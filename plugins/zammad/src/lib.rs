@@ -32,9 +32,17 @@
 //! or `:article` when one delivery maps to several events. Zammad retries
 //! a failed delivery as the same job, with the same `X-Zammad-Delivery`,
 //! so a retry is a duplicate Escalier drops. People are `zammad:<login>`.
+//!
+//! **Echoes.** With `integration_user` set in the config (the login, email
+//! or user id of the Zammad user the write-back plugin's token belongs
+//! to), a delivery caused by that user produces no events: one whose
+//! article was created by that user, or, without an article, whose ticket
+//! was last updated by that user. It is Zammad reporting back a change
+//! Escalier itself made, and recording it again would run the policies
+//! that made it a second time.
 
 use escalier_plugin_sdk::adapter::{self, MAX_ID, MAX_TEXT, cut, header, name, unhex};
-use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin};
+use escalier_plugin_sdk::{Error, Header, Plugin, config, export_plugin, log};
 use serde_json::{Value, json};
 
 /// `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the body>`.
@@ -369,6 +377,35 @@ fn updated(t: &Value, article: &Value, base: &str, ticket: &str) -> Result<Vec<S
     Ok(out)
 }
 
+/// The `integration_user` config value as text (a login, an email or a
+/// user id), if set.
+fn integration_user() -> Result<Option<String>, Error> {
+    Ok(match config::get::<Value>("integration_user")? {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Whether delivery `d` reports a change made by Zammad user `user` (a
+/// login, an email or an id): the delivery's article was created by that
+/// user, or, when it carries no article, the ticket was last updated by
+/// that user.
+pub fn is_echo(d: &Value, user: &str) -> bool {
+    let by = |obj: &Value, key: &str| {
+        let named = obj.get(key).filter(|u| u.is_object()).is_some_and(|u| {
+            ["login", "email"].iter().any(|k| {
+                text(u, &format!("/{k}")).is_some_and(|v| v.trim().eq_ignore_ascii_case(user))
+            }) || scalar(u.get("id")).as_deref() == Some(user)
+        });
+        named || scalar(obj.get(format!("{key}_id"))).as_deref() == Some(user)
+    };
+    match d.get("article").filter(|a| a.get("id").is_some()) {
+        Some(a) => by(a, "created_by"),
+        None => d.get("ticket").is_some_and(|t| by(t, "updated_by")),
+    }
+}
+
 struct Zammad;
 
 impl Plugin for Zammad {
@@ -384,6 +421,12 @@ impl Plugin for Zammad {
             // webhook's test delivery without a ticket): nothing to map.
             return Ok(Vec::new());
         };
+        if let Some(user) = integration_user()?
+            && is_echo(&d, &user)
+        {
+            log::info("ignored: an echo of a change made by the integration user");
+            return Ok(Vec::new());
+        }
         let article = d.get("article").unwrap_or(&Value::Null);
         let delivery = header(&headers, "x-zammad-delivery")
             .filter(|d| {

@@ -44,10 +44,18 @@
 //! cannot be mapped (no ticket id, an unreadable event time) is refused as
 //! invalid input; event types and trigger events the adapter does not map
 //! produce no events.
+//!
+//! **Echoes.** With `integration_user` set in the config (the Zendesk user
+//! id the write-back plugin's API token belongs to), a delivery caused by
+//! that user (an event whose `detail.actor_id` or comment author is that
+//! user, a trigger delivery whose `comment_author_id`, rendered from
+//! `{{current_user.id}}`, is that user) produces no events: it is Zendesk
+//! reporting back a change Escalier itself made, and recording it again
+//! would run the policies that made it a second time.
 
 use base64::Engine;
 use escalier_plugin_sdk::adapter::{self, cut, header, hex, now};
-use escalier_plugin_sdk::{Error, Header, Plugin, clock, config, export_plugin};
+use escalier_plugin_sdk::{Error, Header, Plugin, clock, config, export_plugin, log};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -558,6 +566,28 @@ fn trigger(v: &Value, body: &[u8]) -> Result<Vec<String>, Error> {
     ])
 }
 
+/// The `integration_user` config value as text (a number or a string), if set.
+fn integration_user() -> Result<Option<String>, Error> {
+    Ok(match config::get::<Value>("integration_user")? {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Whether delivery `v` reports a change made by Zendesk user `user`: the
+/// event's actor or the comment's author (event subscriptions), or the
+/// trigger's `comment_author_id` (`{{current_user.id}}`, who made the
+/// update).
+pub fn is_echo(v: &Value, user: &str) -> bool {
+    let is = |x: Option<&Value>| zid(x).is_some_and(|id| id == user);
+    if v.get("type").and_then(Value::as_str).is_some() {
+        is(v.pointer("/detail/actor_id")) || is(v.pointer("/event/comment/author/id"))
+    } else {
+        is(v.pointer("/ticket/comment_author_id"))
+    }
+}
+
 struct Zendesk;
 
 impl Plugin for Zendesk {
@@ -569,6 +599,12 @@ impl Plugin for Zendesk {
             return Err(Error::InvalidInput(
                 "a Zendesk webhook body is a JSON object".into(),
             ));
+        }
+        if let Some(user) = integration_user()?
+            && is_echo(&v, &user)
+        {
+            log::info("ignored: an echo of a change made by the integration user");
+            return Ok(Vec::new());
         }
         match v.get("type") {
             Some(Value::String(ty)) if ty.starts_with("zen:event-type:") => subscription(&v, ty),

@@ -50,7 +50,7 @@ pub use clock_rebound::ClockRebound;
 pub use comment_added::{Author, CommentAdded};
 pub use csat_received::CsatReceived;
 pub use delivery_failed::DeliveryFailed;
-pub use delivery_requested::{DeliveryRequested, Header};
+pub use delivery_requested::{AuthScheme, DeliveryAuth, DeliveryRequested, Header};
 pub use ladder_acknowledged::LadderAcknowledged;
 pub use plugin_command::PluginCommand;
 pub use plugin_error::PluginError;

@@ -16,7 +16,7 @@
 
 use crate::action::ApplyCtx;
 use crate::error::{Rejection, RejectionCode};
-use crate::event::{Event, EventKind, TicketCreated};
+use crate::event::{Event, EventKind, NotificationRequested, PdAction, TicketCreated};
 use crate::record::{Record, Source};
 use crate::ticket::{Csat, MAX_FIELDS, MAX_TAGS, Ticket};
 use crate::vocab::{Status, Tier};
@@ -192,6 +192,7 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         | EventKind::PluginCommand(_)
         | EventKind::PluginTimer(_) => {}
         EventKind::DeliveryFailed(_) => t.deliveries_failed += 1,
+        EventKind::NotificationRequested(n) => page(t, n),
         // Clocks and ladders themselves are kept by `crate::timers`.
         EventKind::SlaBreached(_) => t.sla_breaches += 1,
         EventKind::LadderLevelReached(_) => t.ladder_levels_reached += 1,
@@ -210,6 +211,28 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         t.updated_at = at;
     }
     Ok(())
+}
+
+/// Keep the ticket's open PagerDuty incidents: a trigger opens one per
+/// target (a trigger for a target already paged joins its incident), a
+/// resolve closes it.
+fn page(t: &mut Ticket, n: &NotificationRequested) {
+    let Some(key) = &n.dedup_key else {
+        return;
+    };
+    match n.pd_action {
+        Some(PdAction::Trigger) => {
+            t.paged
+                .entry(n.target.clone())
+                .or_insert_with(|| key.clone());
+        }
+        Some(PdAction::Resolve) => {
+            if t.paged.get(&n.target) == Some(key) {
+                t.paged.remove(&n.target);
+            }
+        }
+        Some(PdAction::Acknowledge) | None => {}
+    }
 }
 
 fn create(ev: &Event, d: &TicketCreated, seq: u64) -> Ticket {
@@ -254,6 +277,7 @@ fn create(ev: &Event, d: &TicketCreated, seq: u64) -> Ticket {
         sla_breaches: 0,
         ladder_levels_reached: 0,
         ladders_exhausted: 0,
+        paged: Default::default(),
         last_seq: seq,
     }
 }

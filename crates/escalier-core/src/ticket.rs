@@ -116,6 +116,11 @@ pub struct Ticket {
     /// `ladder.exhausted` records on this ticket.
     #[serde(default)]
     pub ladders_exhausted: u32,
+    /// Open PagerDuty incidents: notification target → dedup key. Set by a
+    /// `notification.requested` that triggers one, cleared by the one that
+    /// resolves it, so a later trigger opens a new incident.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub paged: BTreeMap<String, String>,
     /// The policy set version this ticket follows (`policies.pin = "ticket"`);
     /// `None`: whatever set is in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]

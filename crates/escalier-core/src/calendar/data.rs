@@ -280,14 +280,16 @@ fn date(node: &Node<'_, '_>) -> Result<Date, ConfigError> {
     })
 }
 
-/// A parsed TOML document, kept with its source for line numbers.
-pub(crate) struct Doc<'i> {
+/// A parsed TOML document, kept with its source for line numbers. Shared
+/// with the other data files of the policies directory (`notify.toml`), so
+/// every one reports errors the same way.
+pub struct Doc<'i> {
     src: &'i str,
     root: Spanned<DeValue<'i>>,
 }
 
 impl<'i> Doc<'i> {
-    pub(crate) fn parse(src: &'i str) -> Result<Doc<'i>, ConfigError> {
+    pub fn parse(src: &'i str) -> Result<Doc<'i>, ConfigError> {
         let root = DeTable::parse(src).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((0, 0));
             ConfigError {
@@ -306,7 +308,7 @@ impl<'i> Doc<'i> {
     }
 
     /// The top-level table (a parsed document always is one).
-    pub(crate) fn root(&self) -> Result<Table<'_, 'i>, ConfigError> {
+    pub fn root(&self) -> Result<Table<'_, 'i>, ConfigError> {
         Node {
             path: String::new(),
             value: &self.root,
@@ -317,15 +319,15 @@ impl<'i> Doc<'i> {
 }
 
 /// A value in the document with its dotted path.
-pub(crate) struct Node<'a, 'i> {
-    pub(crate) path: String,
+pub struct Node<'a, 'i> {
+    pub path: String,
     value: &'a Spanned<DeValue<'i>>,
     src: &'a str,
 }
 
 impl<'a, 'i> Node<'a, 'i> {
     /// An error about this value, at its position.
-    pub(crate) fn error(&self, code: ConfigErrorCode, message: String) -> ConfigError {
+    pub fn error(&self, code: ConfigErrorCode, message: String) -> ConfigError {
         self.error_at(code, message, self.value.span())
     }
 
@@ -359,14 +361,14 @@ impl<'a, 'i> Node<'a, 'i> {
         )
     }
 
-    pub(crate) fn str(&self) -> Result<&'a str, ConfigError> {
+    pub fn str(&self) -> Result<&'a str, ConfigError> {
         match self.value.get_ref() {
             DeValue::String(s) => Ok(s.as_ref()),
             _ => Err(self.wrong_type("a string")),
         }
     }
 
-    pub(crate) fn bool(&self) -> Result<bool, ConfigError> {
+    pub fn bool(&self) -> Result<bool, ConfigError> {
         match self.value.get_ref() {
             DeValue::Boolean(b) => Ok(*b),
             _ => Err(self.wrong_type("true or false")),
@@ -374,7 +376,7 @@ impl<'a, 'i> Node<'a, 'i> {
     }
 
     /// A float or an integer, as f64.
-    pub(crate) fn number(&self) -> Result<f64, ConfigError> {
+    pub fn number(&self) -> Result<f64, ConfigError> {
         let parsed = match self.value.get_ref() {
             DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
             DeValue::Integer(i) if i.radix() == 10 => {
@@ -391,7 +393,7 @@ impl<'a, 'i> Node<'a, 'i> {
     }
 
     /// A whole number.
-    pub(crate) fn integer(&self) -> Result<i64, ConfigError> {
+    pub fn integer(&self) -> Result<i64, ConfigError> {
         match self.value.get_ref() {
             DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
                 self.error(
@@ -403,7 +405,7 @@ impl<'a, 'i> Node<'a, 'i> {
         }
     }
 
-    pub(crate) fn array(&self) -> Result<Vec<Node<'a, 'i>>, ConfigError> {
+    pub fn array(&self) -> Result<Vec<Node<'a, 'i>>, ConfigError> {
         match self.value.get_ref() {
             DeValue::Array(items) => Ok(items
                 .iter()
@@ -418,7 +420,7 @@ impl<'a, 'i> Node<'a, 'i> {
         }
     }
 
-    pub(crate) fn table(&self) -> Result<Table<'a, 'i>, ConfigError> {
+    pub fn table(&self) -> Result<Table<'a, 'i>, ConfigError> {
         match self.value.get_ref() {
             DeValue::Table(map) => Ok(Table {
                 node: Node {
@@ -434,14 +436,14 @@ impl<'a, 'i> Node<'a, 'i> {
 }
 
 /// A table in the document.
-pub(crate) struct Table<'a, 'i> {
-    pub(crate) node: Node<'a, 'i>,
+pub struct Table<'a, 'i> {
+    pub node: Node<'a, 'i>,
     map: &'a DeTable<'i>,
 }
 
 impl<'a, 'i> Table<'a, 'i> {
     /// Refuse keys not in `allowed`, suggesting the nearest one.
-    pub(crate) fn check_keys(&self, allowed: &[&str]) -> Result<(), ConfigError> {
+    pub fn check_keys(&self, allowed: &[&str]) -> Result<(), ConfigError> {
         for key in self.map.keys() {
             let k: &str = key.get_ref();
             if !allowed.contains(&k) {
@@ -464,7 +466,7 @@ impl<'a, 'i> Table<'a, 'i> {
         Ok(())
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Node<'a, 'i>> {
+    pub fn get(&self, key: &str) -> Option<Node<'a, 'i>> {
         self.map.get(key).map(|value| Node {
             path: join(&self.node.path, key),
             value,
@@ -472,7 +474,7 @@ impl<'a, 'i> Table<'a, 'i> {
         })
     }
 
-    pub(crate) fn required(&self, key: &str) -> Result<Node<'a, 'i>, ConfigError> {
+    pub fn required(&self, key: &str) -> Result<Node<'a, 'i>, ConfigError> {
         self.get(key).ok_or_else(|| {
             let mut err = self.node.error(
                 ConfigErrorCode::MissingKey,
@@ -484,7 +486,7 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// Entries in key order.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'a str, Node<'a, 'i>)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, Node<'a, 'i>)> + '_ {
         self.map.iter().map(|(k, value)| {
             let k: &'a str = k.get_ref();
             (

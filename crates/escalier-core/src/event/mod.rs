@@ -19,6 +19,7 @@ mod delivery_requested;
 mod ladder_acknowledged;
 mod ladder_exhausted;
 mod ladder_level_reached;
+mod notification_requested;
 mod plugin_command;
 mod plugin_error;
 mod plugin_state;
@@ -52,6 +53,9 @@ pub use csat_received::CsatReceived;
 pub use delivery_failed::DeliveryFailed;
 pub use delivery_requested::{AuthScheme, DeliveryAuth, DeliveryRequested, Header};
 pub use ladder_acknowledged::LadderAcknowledged;
+pub use notification_requested::{
+    NotificationRequested, NotificationTicket, NotificationWhy, NotifyKind, PdAction,
+};
 pub use plugin_command::PluginCommand;
 pub use plugin_error::PluginError;
 pub use plugin_state::{PluginState, valid_timer_key};
@@ -97,6 +101,7 @@ pub const INTERNAL_TYPES: &[&str] = &[
     PluginTimer::TYPE,
     DeliveryRequested::TYPE,
     DeliveryFailed::TYPE,
+    NotificationRequested::TYPE,
     ChecklistOpened::TYPE,
     "action.start_ladder",
     "action.stop_ladder",
@@ -161,6 +166,8 @@ pub enum EventKind {
     DeliveryRequested(DeliveryRequested),
     /// An outbound request was given up.
     DeliveryFailed(DeliveryFailed),
+    /// A notification target is to be told (sent after commit).
+    NotificationRequested(NotificationRequested),
     /// A checklist was put on the ticket.
     ChecklistOpened(ChecklistOpened),
     /// A checklist item was ticked or unticked.
@@ -213,6 +220,7 @@ impl EventKind {
             EventKind::PluginTimer(_) => PluginTimer::TYPE,
             EventKind::DeliveryRequested(_) => DeliveryRequested::TYPE,
             EventKind::DeliveryFailed(_) => DeliveryFailed::TYPE,
+            EventKind::NotificationRequested(_) => NotificationRequested::TYPE,
             EventKind::ChecklistOpened(_) => ChecklistOpened::TYPE,
             EventKind::ChecklistItemChecked(_) => ChecklistItemChecked::TYPE,
             EventKind::ApprovalDecided(_) => ApprovalDecided::TYPE,
@@ -254,6 +262,7 @@ impl EventKind {
             PluginTimer::TYPE => EventKind::PluginTimer(decode_data(data)?),
             DeliveryRequested::TYPE => EventKind::DeliveryRequested(decode_data(data)?),
             DeliveryFailed::TYPE => EventKind::DeliveryFailed(decode_data(data)?),
+            NotificationRequested::TYPE => EventKind::NotificationRequested(decode_data(data)?),
             ChecklistOpened::TYPE => EventKind::ChecklistOpened(decode_data(data)?),
             ChecklistItemChecked::TYPE => EventKind::ChecklistItemChecked(decode_data(data)?),
             ApprovalDecided::TYPE => EventKind::ApprovalDecided(decode_data(data)?),
@@ -292,6 +301,7 @@ impl EventKind {
             EventKind::PluginTimer(d) => d.validate(),
             EventKind::DeliveryRequested(d) => d.validate(),
             EventKind::DeliveryFailed(d) => d.validate(),
+            EventKind::NotificationRequested(d) => d.validate(),
             EventKind::ChecklistOpened(d) => d.validate(),
             EventKind::ChecklistItemChecked(d) => d.validate(),
             EventKind::ApprovalDecided(d) => d.validate(),
@@ -323,6 +333,7 @@ impl EventKind {
             EventKind::PluginTimer(d) => st.serialize_field("data", d),
             EventKind::DeliveryRequested(d) => st.serialize_field("data", d),
             EventKind::DeliveryFailed(d) => st.serialize_field("data", d),
+            EventKind::NotificationRequested(d) => st.serialize_field("data", d),
             EventKind::ChecklistOpened(d) => st.serialize_field("data", d),
             EventKind::ChecklistItemChecked(d) => st.serialize_field("data", d),
             EventKind::ApprovalDecided(d) => st.serialize_field("data", d),

@@ -101,7 +101,7 @@ fn level(node: &Node<'_, '_>) -> Result<Level, ConfigError> {
     let t = node.table()?;
     t.check_keys(&["notify", "message", "assign", "team", "tier", "after"])?;
     let target = LevelTarget {
-        notify: name_of(t.get("notify"))?,
+        notify: names_of(t.get("notify"))?,
         assign: name_of(t.get("assign"))?,
         team: name_of(t.get("team"))?,
         tier: match t.get("tier") {
@@ -122,7 +122,7 @@ fn level(node: &Node<'_, '_>) -> Result<Level, ConfigError> {
     let message = match t.get("message") {
         Some(n) => {
             let m = n.str()?;
-            if target.notify.is_none() {
+            if target.notify.is_empty() {
                 return Err(n.error(
                     ConfigErrorCode::InvalidValue,
                     "`message` is the text of the notification; add `notify = \"<channel>\"` to this level"
@@ -147,6 +147,48 @@ fn level(node: &Node<'_, '_>) -> Result<Level, ConfigError> {
         message,
         after,
     })
+}
+
+/// Most channels one level notifies.
+const MAX_NOTIFY: usize = 10;
+
+/// `notify = "a"` or `notify = ["a", "b"]`: one channel or several, each
+/// once.
+fn names_of(node: Option<Node<'_, '_>>) -> Result<Vec<String>, ConfigError> {
+    let Some(n) = node else {
+        return Ok(Vec::new());
+    };
+    let Ok(items) = n.array() else {
+        return Ok(name_of(Some(n))?.into_iter().collect());
+    };
+    if items.is_empty() || items.len() > MAX_NOTIFY {
+        return Err(n.error(
+            ConfigErrorCode::InvalidValue,
+            format!(
+                "notify names 1 to {MAX_NOTIFY} channels, here {}",
+                items.len()
+            ),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in &items {
+        let name = item.str()?;
+        if name.trim().is_empty() || name.len() > 128 {
+            return Err(item.error(
+                ConfigErrorCode::InvalidValue,
+                "a name is 1 to 128 bytes, not blank".to_owned(),
+            ));
+        }
+        let name = name.to_owned();
+        if out.contains(&name) {
+            return Err(item.error(
+                ConfigErrorCode::Duplicate,
+                format!("`{name}` is named twice"),
+            ));
+        }
+        out.push(name);
+    }
+    Ok(out)
 }
 
 /// A channel, agent or team name, with the rules the actions check.

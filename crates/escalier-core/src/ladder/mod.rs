@@ -56,9 +56,11 @@ pub use state::{
 /// least one thing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelTarget {
-    /// `notify` this channel (`oncall-engineer`, `#support-leads`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<String>,
+    /// `notify` these channels (`oncall-engineer`, `#support-leads`), one
+    /// `action.notify` each. On the wire a single channel is a string (as
+    /// before lists were allowed), several an array.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "one_or_many")]
+    pub notify: Vec<String>,
     /// Assign the ticket to this agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<String>,
@@ -146,19 +148,48 @@ impl Ladder {
                 agent: agent.clone(),
             }));
         }
-        if let Some(channel) = &t.notify {
+        if !t.notify.is_empty() {
             let message = match &level.message {
                 Some(m) => format!("{m} (ticket {ticket_id}; {why})"),
                 None => format!(
                     "Ticket {ticket_id} needs you: {why}. Acknowledge to stop the escalation."
                 ),
             };
-            out.push(Action::Notify(Notify {
-                channel: channel.clone(),
-                message,
-            }));
+            for channel in &t.notify {
+                out.push(Action::Notify(Notify {
+                    channel: channel.clone(),
+                    message: message.clone(),
+                }));
+            }
         }
         out
+    }
+}
+
+/// A list written as one string when it has one item (the level's
+/// `target.notify` as stored before levels took several channels).
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        })
     }
 }
 

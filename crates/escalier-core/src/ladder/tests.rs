@@ -91,7 +91,7 @@ fn a_ladder_walks_its_levels_at_the_right_instants() {
         .unwrap();
     let l = level(&first);
     assert_eq!((l.level, l.cycle, l.levels, l.late), (1, 0, 3, false));
-    assert_eq!(l.target.notify.as_deref(), Some("oncall-engineer"));
+    assert_eq!(l.target.notify, ["oncall-engineer"]);
     assert_eq!(l.next_at, Some(ts("2026-03-09T10:15:00Z")));
 
     let d = set.deadlines(&book).next().unwrap();
@@ -462,4 +462,50 @@ fn a_calendar_needs_the_sla_file_to_define_it() {
     .unwrap_err();
     assert_eq!(e.code, ConfigErrorCode::UnknownName);
     assert!(e.message.contains("defined in sla.toml"), "{e}");
+}
+
+#[test]
+fn a_level_notifies_one_channel_or_several_each_once() {
+    let src = "[ladders.x]\n[[ladders.x.level]]\nnotify = [\"oncall\", \"#room\"]\nafter = \"5m\"\n\
+               [[ladders.x.level]]\nnotify = \"lead\"\nafter = \"5m\"\n";
+    let book = LadderBook::from_toml(src, &SlaBook::from_toml(SLA).unwrap()).unwrap();
+    let ladder = book.ladder("x").unwrap();
+    let channels: Vec<String> = ladder
+        .actions(1, "T-1", "why")
+        .into_iter()
+        .map(|a| match a {
+            Action::Notify(n) => n.channel,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(channels, ["oncall", "#room"]);
+    assert_eq!(ladder.actions(2, "T-1", "why").len(), 1);
+
+    // Stored level events keep their single-string form, and lists round-trip.
+    let one = ladder.level(2).unwrap().target.clone();
+    assert_eq!(
+        serde_json::to_value(&one).unwrap(),
+        serde_json::json!({"notify": "lead"})
+    );
+    let two = ladder.level(1).unwrap().target.clone();
+    let json = serde_json::to_value(&two).unwrap();
+    assert_eq!(json, serde_json::json!({"notify": ["oncall", "#room"]}));
+    assert_eq!(serde_json::from_value::<LevelTarget>(json).unwrap(), two);
+
+    let e = LadderBook::from_toml(
+        "[ladders.x]\n[[ladders.x.level]]\nnotify = [\"a\", \"a\"]\nafter = \"5m\"\n",
+        &SlaBook::from_toml(SLA).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ConfigErrorCode::Duplicate);
+    assert_eq!(
+        (e.key.as_str(), e.line),
+        ("ladders.x.level[0].notify[1]", 3)
+    );
+    let e = LadderBook::from_toml(
+        "[ladders.x]\n[[ladders.x.level]]\nnotify = []\nafter = \"5m\"\n",
+        &SlaBook::from_toml(SLA).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, ConfigErrorCode::InvalidValue);
 }

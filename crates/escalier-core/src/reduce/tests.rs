@@ -159,3 +159,111 @@ fn updates_touch_only_what_they_carry() {
     );
     assert!(!fold(&[created(), remove]).unwrap().fields.contains_key("x"));
 }
+
+fn notification(seq: u64, index: u32, data: serde_json::Value) -> Record {
+    let json = serde_json::json!({
+        "id": format!("esc:{seq}.{index}"), "type": "notification.requested", "ticket_id": "T",
+        "occurred_at": "2026-03-02T09:00:00Z", "data": data,
+    });
+    Record {
+        seq,
+        index,
+        recorded_at: "2026-03-02T09:00:00Z".parse().unwrap(),
+        source: Source::System {
+            trigger: 0,
+            depth: 1,
+        },
+        event: Event::decode_one(&json.to_string(), Origin::Internal).unwrap(),
+    }
+}
+
+fn page_data(action: &str, key: &str) -> serde_json::Value {
+    serde_json::json!({
+        "delivery_id": "ntf:2.1:pager", "target": "pager", "kind": "pagerduty",
+        "pd_action": action, "dedup_key": key, "urgent": true, "channel": "pager",
+        "message": "m", "why": {"producer": "p.rhai"},
+        "ticket": {"id": "T", "subject": "s", "status": "open", "priority": "urgent", "tier": 1},
+    })
+}
+
+#[test]
+fn the_ticket_keeps_open_pagerduty_incidents_until_resolved() {
+    let mut t = fold(&[created()]).unwrap();
+    apply_to(
+        &mut t,
+        &notification(2, 1, page_data("trigger", "escalier/T/2")),
+    )
+    .unwrap();
+    assert_eq!(
+        t.paged.get("pager").map(String::as_str),
+        Some("escalier/T/2")
+    );
+    // A second trigger joins the open incident; an acknowledgement keeps it.
+    apply_to(
+        &mut t,
+        &notification(3, 1, page_data("trigger", "escalier/T/3")),
+    )
+    .unwrap();
+    apply_to(
+        &mut t,
+        &notification(4, 1, page_data("acknowledge", "escalier/T/2")),
+    )
+    .unwrap();
+    assert_eq!(
+        t.paged.get("pager").map(String::as_str),
+        Some("escalier/T/2")
+    );
+    apply_to(
+        &mut t,
+        &notification(5, 1, page_data("resolve", "escalier/T/2")),
+    )
+    .unwrap();
+    assert!(t.paged.is_empty());
+    // Stored tickets from before `paged` existed still decode.
+    let mut json = serde_json::to_value(&t).unwrap();
+    json.as_object_mut().unwrap().remove("paged");
+    assert_eq!(serde_json::from_value::<Ticket>(json).unwrap(), t);
+}
+
+#[test]
+fn notification_requested_is_internal_and_checked() {
+    let json = serde_json::json!({
+        "id": "n1", "type": "notification.requested", "ticket_id": "T",
+        "occurred_at": "2026-03-02T09:00:00Z", "data": page_data("trigger", "k"),
+    })
+    .to_string();
+    let e = Event::decode_one(&json, Origin::External).unwrap_err();
+    assert_eq!(e.code, crate::error::RejectionCode::UnknownEventType);
+    Event::decode_one(&json, Origin::Internal).unwrap();
+
+    let bad = |patch: serde_json::Value| {
+        let mut data = page_data("trigger", "k");
+        for (k, v) in patch.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        let json = serde_json::json!({"id": "n1", "type": "notification.requested",
+            "ticket_id": "T", "occurred_at": "2026-03-02T09:00:00Z", "data": data});
+        Event::decode_one(&json.to_string(), Origin::Internal).unwrap_err()
+    };
+    assert_eq!(
+        bad(serde_json::json!({"pd_action": null})).field,
+        "data.pd_action"
+    );
+    assert_eq!(
+        bad(serde_json::json!({"dedup_key": null})).field,
+        "data.dedup_key"
+    );
+    assert_eq!(
+        bad(serde_json::json!({"kind": "slack"})).field,
+        "data.pd_action"
+    );
+    assert_eq!(bad(serde_json::json!({"kind": "fax"})).field, "data.kind");
+    assert_eq!(
+        bad(serde_json::json!({"delivery_id": "dlv:1"})).field,
+        "data.delivery_id"
+    );
+    assert_eq!(
+        bad(serde_json::json!({"dedup_key": "k".repeat(256)})).field,
+        "data.dedup_key"
+    );
+}

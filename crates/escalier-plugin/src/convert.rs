@@ -129,7 +129,7 @@ pub(crate) fn guest_error(e: &wit::Error) -> (&'static str, String) {
 
 #[cfg(test)]
 mod tests {
-    use escalier_core::event::{DeliveryRequested, Header};
+    use escalier_core::event::{AuthScheme, DeliveryAuth, DeliveryRequested, Header};
     use escalier_core::{Event, EventId, Source, TicketId};
 
     use super::*;
@@ -155,6 +155,7 @@ mod tests {
                     }],
                     body: r#"{"text":"hi"}"#.into(),
                     sign: false,
+                    auth: None,
                 }),
             },
         }
@@ -169,5 +170,34 @@ mod tests {
             other.data,
             r#"{"delivery_id":"dlv:7.1:notifier:0","plugin":"notifier"}"#
         );
+    }
+
+    #[test]
+    fn another_plugins_authenticated_request_hides_its_auth_too() {
+        let mut r = delivery("zendesk-writeback");
+        if let EventKind::DeliveryRequested(d) = &mut r.event.kind {
+            d.headers.clear();
+            d.auth = Some(DeliveryAuth {
+                scheme: AuthScheme::Basic,
+                secret: "zendesk_api_token".into(),
+                username: Some("agent@acme.com/token".into()),
+            });
+        }
+        let own = event(&r, "zendesk-writeback");
+        assert!(own.data.contains("zendesk_api_token"), "{}", own.data);
+        let other = event(&r, "peeker");
+        assert_eq!(
+            other.data,
+            r#"{"delivery_id":"dlv:7.1:notifier:0","plugin":"zendesk-writeback"}"#
+        );
+        for hidden in [
+            "auth",
+            "zendesk_api_token",
+            "agent@acme.com",
+            "basic",
+            "url",
+        ] {
+            assert!(!other.data.contains(hidden), "{hidden} in {}", other.data);
+        }
     }
 }

@@ -28,7 +28,7 @@ pub enum LoadError {
     /// interface version, a WASI interface outside `wasi:cli` 0.2), or does
     /// not export the `escalier:plugin` interfaces.
     #[error(
-        "{}: does not fit the escalier:plugin@0.1.1 world: {message}; build it against the `wit/` of this Escalier",
+        "{}: does not fit the escalier:plugin@0.1.2 world: {message}; build it against the `wit/` of this Escalier",
         path.display()
     )]
     Link { path: PathBuf, message: String },

@@ -1,7 +1,7 @@
 //! Escalier's plugin host: vendors' WebAssembly components, sandboxed and
 //! limited, reacting to ticket events and adapting foreign webhooks.
 //!
-//! The interface is the `escalier:plugin@0.1.1` WIT world in `wit/` at the
+//! The interface is the `escalier:plugin@0.1.2` WIT world in `wit/` at the
 //! repository root; `docs/plugins.md` is the guide. In short:
 //!
 //! - a plugin directory holds `plugin.toml` ([`manifest`]) and a component;

@@ -23,11 +23,12 @@
 //! and, where it can be found, the line.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::outbound::allow::HostPattern;
+use crate::outbound::allow::{AddressPolicy, HostPattern, non_public};
 
 /// The manifest's file name in each plugin directory.
 pub const FILE_NAME: &str = "plugin.toml";
@@ -96,6 +97,12 @@ pub struct HttpCapability {
     /// Secret used to sign requests that ask for it (Standard Webhooks).
     /// Never readable by the plugin itself.
     pub signing_secret: Option<String>,
+    /// Secrets `send-authenticated` may name: the host puts their values
+    /// in the `Authorization` header at send time. Never readable by the
+    /// plugin itself, and not resolved at load (an unset one fails the
+    /// delivery that needs it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub auth_secrets: Vec<String>,
 }
 
 fn display_all<S: serde::Serializer>(v: &[HostPattern], s: S) -> Result<S::Ok, S::Error> {
@@ -215,6 +222,8 @@ struct RawHttp {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     signing_secret: Option<String>,
+    #[serde(default)]
+    auth_secrets: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -401,9 +410,11 @@ impl Manifest {
                         format!("`{s}`: secret names use lowercase letters, digits, `-` or `_`"),
                     ));
                 }
+                check_auth_secrets(&h.auth_secrets, &caps.secrets, &allowed, &err)?;
                 Some(HttpCapability {
                     allowed_hosts: allowed,
                     signing_secret: h.signing_secret,
+                    auth_secrets: h.auth_secrets,
                 })
             }
         };
@@ -470,6 +481,52 @@ impl Manifest {
         })
     }
 
+    /// With `auth_secrets`, an `http://` entry in `allowed_hosts` would send
+    /// the credential in clear text: allowed only for an address the
+    /// operator's policy lets plugins reach although it is not public
+    /// (`outbound.allow_private`: a help desk on the local network, a
+    /// stand-in in tests). `text` and `path` are the manifest's, for the
+    /// message.
+    pub fn check_auth_transport(
+        &self,
+        policy: &AddressPolicy,
+        text: &str,
+        path: &Path,
+    ) -> Result<(), ManifestError> {
+        let Some(h) = &self.capabilities.http else {
+            return Ok(());
+        };
+        if h.auth_secrets.is_empty() {
+            return Ok(());
+        }
+        for (i, p) in h.allowed_hosts.iter().enumerate() {
+            if p.scheme != "http" {
+                continue;
+            }
+            let host = p.host.trim_start_matches('[').trim_end_matches(']');
+            let ip = match host.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) if host == "localhost" || host.ends_with(".localhost") => {
+                    Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+                }
+                Err(_) => None,
+            };
+            let allowed = ip.is_some_and(|ip| non_public(ip).is_some() && policy.check(ip).is_ok());
+            if !allowed {
+                let key = format!("capabilities.http.allowed_hosts[{i}]");
+                return Err(ManifestError {
+                    path: path.to_owned(),
+                    line: find_line(text, &key),
+                    key,
+                    message: format!(
+                        "`{p}`: a plugin with auth_secrets sends credentials: use https, or an http address on a network the operator allows (outbound.allow_private)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Every secret the host must resolve for this plugin.
     pub fn secret_names(&self) -> impl Iterator<Item = &str> {
         self.capabilities.secrets.iter().map(String::as_str).chain(
@@ -479,6 +536,51 @@ impl Manifest {
                 .and_then(|h| h.signing_secret.as_deref()),
         )
     }
+}
+
+/// `capabilities.http.auth_secrets`: valid, distinct names the plugin
+/// cannot also read (`capabilities.secrets`), and, because a credential
+/// goes with every request, per-site allow-lists: exact origins only, no
+/// `*.` wildcard over every tenant of a service.
+fn check_auth_secrets(
+    auth: &[String],
+    readable: &[String],
+    allowed: &[HostPattern],
+    err: &dyn Fn(&str, String) -> ManifestError,
+) -> Result<(), ManifestError> {
+    for (i, s) in auth.iter().enumerate() {
+        let key = format!("capabilities.http.auth_secrets[{i}]");
+        if !valid_name(s) {
+            return Err(err(
+                &key,
+                format!("`{s}`: secret names use lowercase letters, digits, `-` or `_`"),
+            ));
+        }
+        if auth[..i].contains(s) {
+            return Err(err(&key, format!("`{s}` is listed twice")));
+        }
+        if readable.contains(s) {
+            return Err(err(
+                &key,
+                format!(
+                    "`{s}` is also in capabilities.secrets, so the plugin could read it; a secret the host adds to requests must not be readable: remove it from capabilities.secrets"
+                ),
+            ));
+        }
+    }
+    if !auth.is_empty() {
+        for (i, p) in allowed.iter().enumerate() {
+            if p.host.starts_with("*.") {
+                return Err(err(
+                    &format!("capabilities.http.allowed_hosts[{i}]"),
+                    format!(
+                        "`{p}`: a plugin with auth_secrets may list exact origins only (`https://acme.zendesk.com`), not a wildcard over every site, so its credentials go only to the site they belong to"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turn serde's message into (key, message), adding a suggestion for a
@@ -658,5 +760,98 @@ subscribe = ["ticket.created"]
         .unwrap();
         assert_eq!(m.config["targets"]["ops"]["n"], 3);
         assert_eq!(m.secret_names().collect::<Vec<_>>(), ["a", "sign"]);
+    }
+
+    const AUTH: &str = "[capabilities.http]\nallowed_hosts = [\"https://acme.zendesk.com\"]\nauth_secrets = [\"zendesk_api_token\"]\n";
+
+    #[test]
+    fn auth_secrets_are_listed_not_resolved_at_load() {
+        let m = parse(&format!("{MINIMAL}{AUTH}")).unwrap();
+        let h = m.capabilities.http.as_ref().unwrap();
+        assert_eq!(h.auth_secrets, ["zendesk_api_token"]);
+        // Not readable, and not required at load: an unset one fails the
+        // delivery that needs it.
+        assert!(m.capabilities.secrets.is_empty());
+        assert_eq!(m.secret_names().count(), 0);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            json["capabilities"]["http"]["auth_secrets"][0],
+            "zendesk_api_token"
+        );
+    }
+
+    #[test]
+    fn an_auth_secret_the_plugin_could_read_is_refused() {
+        let text = format!("{MINIMAL}[capabilities]\nsecrets = [\"zendesk_api_token\"]\n{AUTH}");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.key, "capabilities.http.auth_secrets[0]");
+        assert!(e.message.contains("capabilities.secrets"), "{e}");
+        assert!(e.to_string().starts_with("plugins/x/plugin.toml:"), "{e}");
+    }
+
+    #[test]
+    fn auth_secrets_need_exact_origins() {
+        let text =
+            format!("{MINIMAL}{AUTH}").replace("https://acme.zendesk.com", "https://*.zendesk.com");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.key, "capabilities.http.allowed_hosts[0]");
+        assert!(e.message.contains("exact origins"), "{e}");
+        // Without auth_secrets the wildcard stays allowed.
+        parse(&format!(
+            "{MINIMAL}[capabilities.http]\nallowed_hosts = [\"https://*.zendesk.com\"]\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_or_repeated_auth_secret_names_are_refused() {
+        for (list, why) in [
+            ("[\"Zendesk Token\"]", "lowercase"),
+            ("[\"a\", \"a\"]", "twice"),
+        ] {
+            let text = format!("{MINIMAL}{AUTH}").replace("[\"zendesk_api_token\"]", list);
+            let e = parse(&text).unwrap_err();
+            assert!(e.key.starts_with("capabilities.http.auth_secrets["), "{e}");
+            assert!(e.message.contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn cleartext_auth_only_to_operator_allowed_private_addresses() {
+        let path = Path::new("plugins/x/plugin.toml");
+        let policy = AddressPolicy {
+            allow_private: vec!["127.0.0.0/8".parse().unwrap()],
+        };
+        let with = |host: &str| {
+            let text = format!("{MINIMAL}{AUTH}").replace("https://acme.zendesk.com", host);
+            (parse(&text).unwrap(), text)
+        };
+        // https: always fine.
+        let (m, text) = with("https://acme.zendesk.com");
+        m.check_auth_transport(&AddressPolicy::default(), &text, path)
+            .unwrap();
+        // http to a loopback stand-in the operator allows.
+        let (m, text) = with("http://127.0.0.1:8081");
+        m.check_auth_transport(&policy, &text, path).unwrap();
+        let e = m
+            .check_auth_transport(&AddressPolicy::default(), &text, path)
+            .unwrap_err();
+        assert_eq!(e.key, "capabilities.http.allowed_hosts[0]");
+        assert!(e.message.contains("use https"), "{e}");
+        // http to a name or a public address: the credential would cross the
+        // internet in clear text, whatever the policy.
+        for host in ["http://acme.zendesk.com", "http://93.184.216.34"] {
+            let (m, text) = with(host);
+            let e = m.check_auth_transport(&policy, &text, path).unwrap_err();
+            assert_eq!(e.line, Some(7), "{e}");
+        }
+        // Without auth_secrets, http is the allowlist's business alone.
+        let text = format!(
+            "{MINIMAL}[capabilities.http]\nallowed_hosts = [\"http://hooks.example.com\"]\n"
+        );
+        parse(&text)
+            .unwrap()
+            .check_auth_transport(&AddressPolicy::default(), &text, path)
+            .unwrap();
     }
 }

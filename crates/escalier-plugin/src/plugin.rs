@@ -62,6 +62,7 @@ impl Candidate {
     pub fn read(
         dir: &Path,
         secrets: &Secrets,
+        address_policy: &AddressPolicy,
         max_memory_mib: u32,
         cache: Option<&CompileCache>,
     ) -> Result<Candidate, LoadError> {
@@ -74,6 +75,11 @@ impl Candidate {
                 reason: reason.clone(),
             });
         }
+        manifest.check_auth_transport(
+            address_policy,
+            &text,
+            &dir.join(crate::manifest::FILE_NAME),
+        )?;
         if manifest.limits.memory_mib > max_memory_mib {
             return Err(ManifestError {
                 path: dir.join(crate::manifest::FILE_NAME),

@@ -204,6 +204,7 @@ impl PluginRegistry {
             let loaded = Candidate::read(
                 path,
                 &st.secrets,
+                &self.address_policy,
                 self.runtime.pool.max_memory_mib,
                 self.runtime.cache.as_ref(),
             )

@@ -2,11 +2,15 @@
 //! shape) and queued in the call output; nothing is sent during the call.
 //! After the call they become `delivery.requested` records, delivered by
 //! [`crate::outbound`] after commit.
+//!
+//! `send-authenticated` (0.1.2) queues the same way with the *name* of an
+//! `auth_secrets` secret; the send path adds the `Authorization` header
+//! ([`crate::outbound::auth`]), so the secret never enters the sandbox.
 
-use escalier_core::event::{DeliveryRequested, Header};
+use escalier_core::event::{AuthScheme, DeliveryAuth, DeliveryRequested, Header};
 use url::Url;
 
-use crate::bindings::escalier::plugin::outbound_http::{Host, Method, Request};
+use crate::bindings::escalier::plugin::outbound_http::{Auth, Host, Method, Request};
 use crate::bindings::escalier::plugin::types::Error;
 use crate::call::{CallKind, CallState};
 use crate::outbound::allow::check_allowed;
@@ -37,53 +41,119 @@ impl CallState {
 
 impl Host for CallState {
     fn send(&mut self, request: Request) -> wasmtime::Result<Result<String, Error>> {
-        let Some(cap) = self.plugin.capabilities.http.clone() else {
+        if self.plugin.capabilities.http.is_none() {
             return Err(self.deny("outbound-http.send: outbound HTTP".into()));
+        }
+        Ok(self.queue(request, None))
+    }
+
+    fn send_authenticated(
+        &mut self,
+        request: Request,
+        auth: Auth,
+    ) -> wasmtime::Result<Result<String, Error>> {
+        let auth = match auth {
+            Auth::Bearer(secret) => DeliveryAuth {
+                scheme: AuthScheme::Bearer,
+                secret,
+                username: None,
+            },
+            Auth::Basic(b) => DeliveryAuth {
+                scheme: AuthScheme::Basic,
+                secret: b.secret,
+                username: Some(b.username),
+            },
+            Auth::Token(secret) => DeliveryAuth {
+                scheme: AuthScheme::Token,
+                secret,
+                username: None,
+            },
+        };
+        let declared = (self.plugin.capabilities.http.as_ref())
+            .map(|cap| cap.auth_secrets.contains(&auth.secret));
+        if declared.is_none() {
+            return Err(self.deny("outbound-http.send-authenticated: outbound HTTP".into()));
+        }
+        if declared == Some(false) {
+            return Err(self.deny(format!(
+                "outbound-http.send-authenticated: secret `{}` (not in capabilities.http.auth_secrets)",
+                auth.secret
+            )));
+        }
+        if let Some(u) = &auth.username
+            && (u.is_empty()
+                || u.len() > DeliveryAuth::MAX_USERNAME_LEN
+                || u.contains(':')
+                || u.chars().any(char::is_control))
+        {
+            return Ok(Err(Error::InvalidInput(format!(
+                "the basic-auth username must be 1 to {} bytes without `:` or control characters",
+                DeliveryAuth::MAX_USERNAME_LEN
+            ))));
+        }
+        if request
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("authorization"))
+        {
+            return Ok(Err(Error::InvalidInput(
+                "send-authenticated adds the `authorization` header itself; do not set one".into(),
+            )));
+        }
+        Ok(self.queue(request, Some(auth)))
+    }
+}
+
+impl CallState {
+    /// The checks `send` and `send-authenticated` share, then the queueing.
+    /// The caller has checked that outbound HTTP is granted.
+    fn queue(&mut self, request: Request, auth: Option<DeliveryAuth>) -> Result<String, Error> {
+        let Some(cap) = self.plugin.capabilities.http.clone() else {
+            return Err(Error::Denied("outbound HTTP is not granted".into()));
         };
         let pos = match (self.ctx.kind, self.ctx.pos) {
             (CallKind::Adapter, _) | (_, None) => {
-                return Ok(Err(Error::Denied(
+                return Err(Error::Denied(
                     "adapters cannot queue outbound requests: nothing is recorded yet when they run".into(),
-                )));
+                ));
             }
             (_, Some(pos)) => pos,
         };
         if self.out.deliveries.len() >= MAX_REQUESTS_PER_CALL {
-            return Ok(Err(Error::QuotaExceeded(format!(
+            return Err(Error::QuotaExceeded(format!(
                 "at most {MAX_REQUESTS_PER_CALL} outbound requests per call"
-            ))));
+            )));
         }
         if request.body.len() > MAX_BODY_LEN {
-            return Ok(Err(Error::QuotaExceeded(format!(
+            return Err(Error::QuotaExceeded(format!(
                 "the body is {} bytes; at most {MAX_BODY_LEN}",
                 request.body.len()
-            ))));
+            )));
         }
         let url = match Url::parse(&request.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
             Ok(_) => {
-                return Ok(Err(Error::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "`{}` is not an http(s) URL",
                     request.url
-                ))));
+                )));
             }
-            Err(e) => return Ok(Err(Error::InvalidInput(format!("`{}`: {e}", request.url)))),
+            Err(e) => return Err(Error::InvalidInput(format!("`{}`: {e}", request.url))),
         };
         if !url.username().is_empty() || url.password().is_some() {
-            return Ok(Err(Error::InvalidInput(
+            return Err(Error::InvalidInput(
                 "put credentials in headers, not in the URL".into(),
-            )));
+            ));
         }
         if let Err(reason) = check_allowed(&url, &cap.allowed_hosts) {
-            return Ok(self.refuse(reason));
+            return self.refuse(reason);
         }
         if let Err(reason) = self.plugin.address_policy.check_host(&url) {
-            return Ok(self.refuse(reason));
+            return self.refuse(reason);
         }
         if request.sign && cap.signing_secret.is_none() {
-            return Ok(
-                self.refuse("`sign` needs capabilities.http.signing_secret in the manifest".into())
-            );
+            return self
+                .refuse("`sign` needs capabilities.http.signing_secret in the manifest".into());
         }
         let mut headers = Vec::with_capacity(request.headers.len());
         for h in request.headers {
@@ -91,15 +161,15 @@ impl Host for CallState {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err()
                 || http::HeaderValue::from_str(&h.value).is_err()
             {
-                return Ok(Err(Error::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "header `{}` is not a valid HTTP header",
                     h.name
-                ))));
+                )));
             }
             if RESERVED.contains(&name.as_str()) {
-                return Ok(Err(Error::InvalidInput(format!(
+                return Err(Error::InvalidInput(format!(
                     "header `{name}` is set by the host"
-                ))));
+                )));
             }
             headers.push(Header {
                 name,
@@ -124,7 +194,8 @@ impl Host for CallState {
             headers,
             body: request.body,
             sign: request.sign,
+            auth,
         });
-        Ok(Ok(delivery_id))
+        Ok(delivery_id)
     }
 }

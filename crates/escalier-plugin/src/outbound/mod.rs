@@ -4,11 +4,13 @@
 //! after commit, then asks [`RetrySchedule::next`] what to do.
 //!
 //! - [`allow`]: the allowlist and the non-public address policy.
+//! - [`auth`]: the `Authorization` header of an authenticated delivery.
 //! - signatures: Standard Webhooks, from the shared `escalier-webhook`.
 //! - [`retry`]: the pure retry schedule and give-up horizon.
 //! - [`deliver`]: resolving, checking, connecting, sending, classifying.
 
 pub mod allow;
+pub mod auth;
 pub mod deliver;
 pub mod retry;
 

@@ -5,6 +5,7 @@
 mod util;
 
 mod approval;
+mod authenticated;
 mod checklist;
 mod containment;
 mod freshdesk;

@@ -109,6 +109,7 @@ fn request(port: u16, sign: bool) -> DeliveryRequested {
         }],
         body: r#"{"text":"hello"}"#.into(),
         sign,
+        auth: None,
     }
 }
 

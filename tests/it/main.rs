@@ -20,4 +20,5 @@ mod plugins;
 mod policies;
 mod replay;
 mod restart;
+mod standins;
 mod tickets;

@@ -23,6 +23,10 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     client: Client,
     secret: Secret,
+    /// `ESCALIER_LOG` for the next (re)start (`error` unless set).
+    log_level: String,
+    /// Everything the server wrote to stderr (its log), across restarts.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 pub struct Resp {
@@ -116,6 +120,8 @@ impl Server {
                 .build()
                 .unwrap(),
             secret: Secret::parse(SECRET).unwrap(),
+            log_level: "error".to_owned(),
+            log: Default::default(),
         };
         s.spawn();
         s
@@ -133,6 +139,18 @@ impl Server {
             .collect();
     }
 
+    /// `ESCALIER_LOG` for the next (re)start, e.g. `debug` to check that
+    /// not even debug lines carry a secret.
+    pub fn set_log_level(&mut self, level: &str) {
+        self.log_level = level.to_owned();
+    }
+
+    /// The server's log (stderr) so far, every start included. Lines are
+    /// also passed on to the test's stderr.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_escalier"));
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -147,7 +165,7 @@ impl Server {
             .current_dir(self.dir.path())
             .env("ESCALIER_WEBHOOK_SECRET", SECRET)
             .env("ESCALIER_API_TOKEN", TOKEN)
-            .env("ESCALIER_LOG", "error")
+            .env("ESCALIER_LOG", &self.log_level)
             // One compile cache for every test server: plugins compile once per run.
             .env(
                 "ESCALIER_PLUGIN_CACHE",
@@ -155,7 +173,7 @@ impl Server {
             )
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (k, _) in std::env::vars() {
             if k.starts_with("ESCALIER_")
                 && ![
@@ -171,6 +189,16 @@ impl Server {
         }
         let mut child = cmd.spawn().expect("start escalier");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {

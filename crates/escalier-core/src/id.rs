@@ -39,8 +39,16 @@ pub fn validate_id(s: &str) -> Result<(), String> {
 /// scheduler ticks, delivery failures, migrations). An event from outside
 /// may not use them, so it can never take the place of, or pre-empt, an
 /// event Escalier records.
-pub const RESERVED_ID_PREFIXES: [&str; 6] =
-    ["esc:", "api:", "tick:", "sim-tick:", "failed:", "migrate:"];
+pub const RESERVED_ID_PREFIXES: [&str; 8] = [
+    "esc:",
+    "api:",
+    "tick:",
+    "sim-tick:",
+    "failed:",
+    "delivered:",
+    "retrying:",
+    "migrate:",
+];
 
 /// Refuse an outside event id that uses a reserved prefix.
 pub fn check_external_event_id(id: &str) -> Result<(), String> {
@@ -142,6 +150,8 @@ mod tests {
             "esc:1.0",
             "tick:ab",
             "failed:dlv",
+            "delivered:dlv:1.1:p:0",
+            "retrying:ntf:1.1:pager:2",
             "migrate:x",
             "sim-tick:1",
         ] {

@@ -191,6 +191,8 @@ pub fn apply_to(t: &mut Ticket, rec: &Record) -> Result<(), Rejection> {
         EventKind::DeliveryRequested(_)
         | EventKind::PluginCommand(_)
         | EventKind::PluginTimer(_) => {}
+        // Delivery progress is on the timeline and in the deliveries table.
+        EventKind::DeliveryDelivered(_) | EventKind::DeliveryRetrying(_) => {}
         EventKind::DeliveryFailed(_) => t.deliveries_failed += 1,
         EventKind::NotificationRequested(n) => page(t, n),
         // Clocks and ladders themselves are kept by `crate::timers`.

@@ -35,8 +35,9 @@ pub(crate) fn ticket(t: &Ticket) -> wit::Ticket {
 /// shows only which plugin changed its state, not what it wrote: a plugin
 /// sees its own key-value state and nobody else's. Likewise another
 /// plugin's outbound request (`delivery.requested`: URL, headers, body,
-/// any of which may carry a token) and its failure (`delivery.failed`:
-/// the receiver's answer) show only the delivery id and the plugin.
+/// any of which may carry a token) and its outcomes (`delivery.failed`,
+/// `delivery.retrying`, `delivery.delivered`: the receiver's answer) show
+/// only the delivery id and the plugin (or notification target).
 pub(crate) fn event(r: &Record, to: &str) -> wit::Event {
     let data = match &r.event.kind {
         EventKind::PluginState(s) if s.plugin != to => {
@@ -45,8 +46,14 @@ pub(crate) fn event(r: &Record, to: &str) -> wit::Event {
         EventKind::DeliveryRequested(d) if d.plugin != to => {
             serde_json::json!({ "delivery_id": d.delivery_id, "plugin": d.plugin }).to_string()
         }
-        EventKind::DeliveryFailed(d) if d.plugin != to => {
-            serde_json::json!({ "delivery_id": d.delivery_id, "plugin": d.plugin }).to_string()
+        EventKind::DeliveryFailed(d) if d.plugin.as_deref() != Some(to) => {
+            outcome_seen_by_others(&d.delivery_id, d.plugin.as_deref(), d.target.as_deref())
+        }
+        EventKind::DeliveryRetrying(d) if d.plugin.as_deref() != Some(to) => {
+            outcome_seen_by_others(&d.delivery_id, d.plugin.as_deref(), d.target.as_deref())
+        }
+        EventKind::DeliveryDelivered(d) if d.plugin.as_deref() != Some(to) => {
+            outcome_seen_by_others(&d.delivery_id, d.plugin.as_deref(), d.target.as_deref())
         }
         // The event's `data` alone: serialize the envelope and take it out.
         _ => match serde_json::to_value(&r.event) {
@@ -64,6 +71,20 @@ pub(crate) fn event(r: &Record, to: &str) -> wit::Event {
         data,
         source: r.source.producer_name().to_owned(),
     }
+}
+
+/// Another plugin's (or a notification's) delivery outcome: which delivery
+/// and whose, not the receiver's answer.
+fn outcome_seen_by_others(delivery_id: &str, plugin: Option<&str>, target: Option<&str>) -> String {
+    let mut o = serde_json::Map::new();
+    o.insert("delivery_id".into(), delivery_id.into());
+    if let Some(p) = plugin {
+        o.insert("plugin".into(), p.into());
+    }
+    if let Some(t) = target {
+        o.insert("target".into(), t.into());
+    }
+    serde_json::Value::Object(o).to_string()
 }
 
 /// A guest action as a core event; `Err` says why it cannot be one (the

@@ -87,6 +87,15 @@ pub enum HostError {
     Secrets { path: PathBuf, message: String },
 }
 
+impl From<escalier_outbox::SecretsError> for HostError {
+    fn from(e: escalier_outbox::SecretsError) -> Self {
+        HostError::Secrets {
+            path: e.path,
+            message: e.message,
+        }
+    }
+}
+
 /// Why `POST /v1/sources/{source}` could not be turned into events.
 /// [`AdaptError::http_status`] says what to answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

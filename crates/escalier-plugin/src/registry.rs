@@ -170,6 +170,13 @@ impl PluginRegistry {
         lock(&self.state).secrets.file().map(Path::to_owned)
     }
 
+    /// The current value of secret `name` (environment, then the secrets
+    /// file as last read). For the send path only: authenticated requests
+    /// take their `Authorization` value from here, never from the sandbox.
+    pub fn secret(&self, name: &str) -> Option<String> {
+        lock(&self.state).secrets.get(name).map(str::to_owned)
+    }
+
     /// Re-read the plugins directory and the secrets file; swap in the new set.
     pub fn reload(&self) -> ReloadReport {
         let mut st = lock(&self.state);

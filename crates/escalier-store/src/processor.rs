@@ -499,24 +499,32 @@ pub(crate) fn process_range(
     let mut derived_rows: Vec<((u64, u32), Vec<u8>)> = Vec::new();
     let mut log_rows: Vec<(&str, u64, u32)> = Vec::new();
     let mut deliveries: Vec<((u64, &str), Vec<u8>)> = Vec::new();
+    let mut delivery_rows: Vec<crate::outbox::DeliveryRow> = Vec::new();
     for (input, records) in &outputs {
         log_rows.push((input.event.ticket_id.as_str(), input.seq, 0));
         for r in records {
             derived_rows.push(((r.seq, r.index), codec::encode_record(r)));
             log_rows.push((r.event.ticket_id.as_str(), r.seq, r.index));
-            if let escalier_core::EventKind::DeliveryRequested(d) = &r.event.kind {
-                let entry = crate::outbox::OutboxEntry {
-                    ticket_id: r.event.ticket_id.as_str().to_owned(),
-                    request: d.clone(),
-                    attempts: 0,
-                    first_attempt_at: None,
-                    last_error: None,
-                };
-                deliveries.push((
-                    (due_ms(r.recorded_at), d.delivery_id.as_str()),
-                    serde_json::to_vec(&entry).unwrap_or_default(),
-                ));
-            }
+            let (request, id, due) = match &r.event.kind {
+                escalier_core::EventKind::DeliveryRequested(d) => (
+                    crate::outbox::OutboxRequest::Http(d.clone()),
+                    d.delivery_id.as_str(),
+                    r.recorded_at,
+                ),
+                // Held by quiet hours: due when the target's calendar opens.
+                escalier_core::EventKind::NotificationRequested(n) => (
+                    crate::outbox::OutboxRequest::Notification(n.clone()),
+                    n.delivery_id.as_str(),
+                    n.hold_until.map_or(r.recorded_at, |h| h.max(r.recorded_at)),
+                ),
+                _ => continue,
+            };
+            let entry = crate::outbox::OutboxEntry::new(r.event.ticket_id.as_str(), request);
+            delivery_rows.push(crate::outbox::DeliveryRow::requested(&entry, r.recorded_at));
+            deliveries.push((
+                (due_ms(due), id),
+                serde_json::to_vec(&entry).unwrap_or_default(),
+            ));
         }
     }
     let mut ticket_rows: Vec<(&str, Vec<u8>)> = Vec::new();
@@ -557,6 +565,16 @@ pub(crate) fn process_range(
         let mut outbox = wtx.open_table(tables::OUTBOX)?;
         for (k, v) in &deliveries {
             outbox.insert(*k, v.as_slice())?;
+        }
+        if !delivery_rows.is_empty() {
+            let mut rows = wtx.open_table(tables::DELIVERIES)?;
+            let mut index = wtx.open_table(tables::DELIVERY_INDEX)?;
+            for row in &delivery_rows {
+                // Already known (an entry processed again): keep its state.
+                if rows.get(row.delivery_id.as_str())?.is_none() {
+                    crate::outbox::put_delivery(&mut rows, &mut index, None, row)?;
+                }
+            }
         }
         for (id, bytes) in &ticket_rows {
             data.insert(tables::ticket_key(id, tables::BODY), bytes.as_slice())?;

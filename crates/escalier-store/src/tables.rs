@@ -11,6 +11,8 @@
 //! | | (ticket id, [`LOG`], seq, index) | empty: one row per record of the ticket's timeline | processor |
 //! | `clocks` | (due ms, ticket id, key) | () | processor |
 //! | `outbox` | (due ms, delivery id) | [`OutboxEntry`](crate::outbox::OutboxEntry) (JSON) | processor adds, outbox worker moves and removes |
+//! | `deliveries` | delivery id | [`DeliveryRow`](crate::outbox::DeliveryRow) (JSON): state, attempts, last status | processor adds, outbox worker updates |
+//! | `delivery_index` | (bucket, updated ms, delivery id) | () — buckets: the state, `*` (all), `t:<ticket id>` | with `deliveries` |
 //! | `versions` | version | policy/SLA/ladder file contents (JSON) | processor |
 //! | `meta` | name | u64 | both (distinct keys) |
 //!
@@ -38,6 +40,9 @@ pub const TICKET_DATA: TableDefinition<(&str, u8, u64, u32), &[u8]> =
 pub const CLOCKS: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("clocks");
 pub const VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("versions");
 pub const OUTBOX: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("outbox");
+pub const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+pub const DELIVERY_INDEX: TableDefinition<(&str, u64, &str), ()> =
+    TableDefinition::new("delivery_index");
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// `ticket_data` kinds, in key order.
@@ -69,6 +74,8 @@ pub fn ensure(db: &Database) -> Result<(), StoreError> {
         wtx.open_table(CLOCKS)?;
         wtx.open_table(VERSIONS)?;
         wtx.open_table(OUTBOX)?;
+        wtx.open_table(DELIVERIES)?;
+        wtx.open_table(DELIVERY_INDEX)?;
         let mut meta = wtx.open_table(META)?;
         let found = meta.get(META_SCHEMA)?.map(|v| v.value());
         match found {

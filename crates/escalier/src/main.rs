@@ -4,7 +4,6 @@
 mod commands;
 mod config;
 mod fold;
-mod outbox;
 mod plugin_host;
 mod reactors;
 mod secrets;

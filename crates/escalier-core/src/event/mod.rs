@@ -14,8 +14,10 @@ mod clock_due;
 mod clock_rebound;
 mod comment_added;
 mod csat_received;
+mod delivery_delivered;
 mod delivery_failed;
 mod delivery_requested;
+mod delivery_retrying;
 mod ladder_acknowledged;
 mod ladder_exhausted;
 mod ladder_level_reached;
@@ -50,8 +52,10 @@ pub use clock_due::ClockDue;
 pub use clock_rebound::ClockRebound;
 pub use comment_added::{Author, CommentAdded};
 pub use csat_received::CsatReceived;
+pub use delivery_delivered::DeliveryDelivered;
 pub use delivery_failed::DeliveryFailed;
 pub use delivery_requested::{AuthScheme, DeliveryAuth, DeliveryRequested, Header};
+pub use delivery_retrying::DeliveryRetrying;
 pub use ladder_acknowledged::LadderAcknowledged;
 pub use notification_requested::{
     NotificationRequested, NotificationTicket, NotificationWhy, NotifyKind, PdAction,
@@ -101,6 +105,8 @@ pub const INTERNAL_TYPES: &[&str] = &[
     PluginTimer::TYPE,
     DeliveryRequested::TYPE,
     DeliveryFailed::TYPE,
+    DeliveryDelivered::TYPE,
+    DeliveryRetrying::TYPE,
     NotificationRequested::TYPE,
     ChecklistOpened::TYPE,
     "action.start_ladder",
@@ -166,6 +172,10 @@ pub enum EventKind {
     DeliveryRequested(DeliveryRequested),
     /// An outbound request was given up.
     DeliveryFailed(DeliveryFailed),
+    /// An outbound request reached its receiver.
+    DeliveryDelivered(DeliveryDelivered),
+    /// An outbound request will be tried again.
+    DeliveryRetrying(DeliveryRetrying),
     /// A notification target is to be told (sent after commit).
     NotificationRequested(NotificationRequested),
     /// A checklist was put on the ticket.
@@ -220,6 +230,8 @@ impl EventKind {
             EventKind::PluginTimer(_) => PluginTimer::TYPE,
             EventKind::DeliveryRequested(_) => DeliveryRequested::TYPE,
             EventKind::DeliveryFailed(_) => DeliveryFailed::TYPE,
+            EventKind::DeliveryDelivered(_) => DeliveryDelivered::TYPE,
+            EventKind::DeliveryRetrying(_) => DeliveryRetrying::TYPE,
             EventKind::NotificationRequested(_) => NotificationRequested::TYPE,
             EventKind::ChecklistOpened(_) => ChecklistOpened::TYPE,
             EventKind::ChecklistItemChecked(_) => ChecklistItemChecked::TYPE,
@@ -262,6 +274,8 @@ impl EventKind {
             PluginTimer::TYPE => EventKind::PluginTimer(decode_data(data)?),
             DeliveryRequested::TYPE => EventKind::DeliveryRequested(decode_data(data)?),
             DeliveryFailed::TYPE => EventKind::DeliveryFailed(decode_data(data)?),
+            DeliveryDelivered::TYPE => EventKind::DeliveryDelivered(decode_data(data)?),
+            DeliveryRetrying::TYPE => EventKind::DeliveryRetrying(decode_data(data)?),
             NotificationRequested::TYPE => EventKind::NotificationRequested(decode_data(data)?),
             ChecklistOpened::TYPE => EventKind::ChecklistOpened(decode_data(data)?),
             ChecklistItemChecked::TYPE => EventKind::ChecklistItemChecked(decode_data(data)?),
@@ -301,6 +315,8 @@ impl EventKind {
             EventKind::PluginTimer(d) => d.validate(),
             EventKind::DeliveryRequested(d) => d.validate(),
             EventKind::DeliveryFailed(d) => d.validate(),
+            EventKind::DeliveryDelivered(d) => d.validate(),
+            EventKind::DeliveryRetrying(d) => d.validate(),
             EventKind::NotificationRequested(d) => d.validate(),
             EventKind::ChecklistOpened(d) => d.validate(),
             EventKind::ChecklistItemChecked(d) => d.validate(),
@@ -333,6 +349,8 @@ impl EventKind {
             EventKind::PluginTimer(d) => st.serialize_field("data", d),
             EventKind::DeliveryRequested(d) => st.serialize_field("data", d),
             EventKind::DeliveryFailed(d) => st.serialize_field("data", d),
+            EventKind::DeliveryDelivered(d) => st.serialize_field("data", d),
+            EventKind::DeliveryRetrying(d) => st.serialize_field("data", d),
             EventKind::NotificationRequested(d) => st.serialize_field("data", d),
             EventKind::ChecklistOpened(d) => st.serialize_field("data", d),
             EventKind::ChecklistItemChecked(d) => st.serialize_field("data", d),

@@ -133,7 +133,7 @@ async fn a_name_resolving_to_loopback_is_refused_before_connecting() {
     let srv = server("200 OK", "").await;
     let h = plugin_host(srv.port);
     let outcome = outbound(&h, false).deliver(&request(srv.port, false)).await;
-    let DeliveryOutcome::Failed { reason } = outcome else {
+    let DeliveryOutcome::Failed { reason, .. } = outcome else {
         panic!("{outcome:?}")
     };
     assert!(
@@ -207,7 +207,7 @@ async fn the_allowlist_is_checked_again_at_send_time() {
     let out = outbound(&h, true);
     let mut other_port = request(srv.port, false);
     other_port.url = format!("http://hooks.example.test:{}/hook", srv.port + 1);
-    let DeliveryOutcome::Failed { reason } = out.deliver(&other_port).await else {
+    let DeliveryOutcome::Failed { reason, .. } = out.deliver(&other_port).await else {
         panic!()
     };
     assert!(
@@ -217,7 +217,8 @@ async fn the_allowlist_is_checked_again_at_send_time() {
     // The plugin removed before delivery: nothing is sent on its behalf.
     std::fs::remove_dir_all(h.dir.path().join("notifier")).unwrap();
     h.registry.reload();
-    let DeliveryOutcome::Failed { reason } = out.deliver(&request(srv.port, false)).await else {
+    let DeliveryOutcome::Failed { reason, .. } = out.deliver(&request(srv.port, false)).await
+    else {
         panic!()
     };
     assert!(reason.contains("no longer loaded"), "{reason}");
@@ -260,4 +261,129 @@ fn a_signing_secret_that_cannot_sign_is_refused_at_load() {
         assert!(message.contains("cannot sign"), "{message}");
         assert!(!message.contains(bad), "the secret leaked: {message}");
     }
+}
+
+/// A plugin that declares `auth_secrets`, on loopback (allowed by the
+/// operator), with `api_token` set to `value` (or not set).
+fn auth_host(
+    port: u16,
+    value: Option<&str>,
+) -> (tempfile::TempDir, Arc<escalier_plugin::PluginRegistry>) {
+    let manifest = hostile_manifest(
+        "writeback",
+        &format!(
+            "[capabilities]\nhttp = {{ allowed_hosts = [\"http://127.0.0.1:{port}\"], auth_secrets = [\"api_token\"] }}\n"
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    install(
+        dir.path(),
+        &fixture("hostile"),
+        "writeback",
+        Some(&manifest),
+    );
+    let mut c = config(dir.path());
+    let mut secrets = Secrets::none();
+    if let Some(v) = value {
+        secrets.insert("api_token", v);
+    }
+    c.secrets = secrets;
+    c.address_policy = AddressPolicy {
+        allow_private: vec!["127.0.0.0/8".parse().unwrap()],
+    };
+    let (registry, report) = escalier_plugin::PluginRegistry::open(c).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    (dir, registry)
+}
+
+fn authenticated(port: u16) -> DeliveryRequested {
+    DeliveryRequested {
+        delivery_id: "dlv:9.1:writeback:0".into(),
+        plugin: "writeback".into(),
+        method: "PUT".into(),
+        url: format!("http://127.0.0.1:{port}/api/v2/tickets/1.json"),
+        headers: vec![Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }],
+        body: r#"{"ticket":{"group_id":7}}"#.into(),
+        sign: false,
+        auth: Some(escalier_core::event::DeliveryAuth {
+            scheme: escalier_core::event::AuthScheme::Basic,
+            secret: "api_token".into(),
+            username: Some("agent@acme.com/token".into()),
+        }),
+    }
+}
+
+fn loopback_outbound(registry: Arc<escalier_plugin::PluginRegistry>) -> Outbound {
+    Outbound::new(
+        registry,
+        OutboundConfig {
+            address_policy: AddressPolicy {
+                allow_private: vec!["127.0.0.0/8".parse().unwrap()],
+            },
+            ..OutboundConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_host_adds_the_authorization_header_from_the_secret() {
+    let srv = server("200 OK", "").await;
+    let (_dir, registry) = auth_host(srv.port, Some("t0k3n-value"));
+    let got = loopback_outbound(registry)
+        .deliver(&authenticated(srv.port))
+        .await;
+    assert_eq!(got, DeliveryOutcome::Delivered { status: 200 });
+    let seen = srv.seen.lock().unwrap();
+    // base64("agent@acme.com/token:t0k3n-value")
+    assert!(
+        seen[0].contains("authorization: Basic YWdlbnRAYWNtZS5jb20vdG9rZW46dDBrM24tdmFsdWU="),
+        "{}",
+        seen[0]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_auth_secret_fails_without_sending() {
+    let srv = server("200 OK", "").await;
+    let (_dir, registry) = auth_host(srv.port, None);
+    let got = loopback_outbound(registry)
+        .deliver(&authenticated(srv.port))
+        .await;
+    assert_eq!(
+        got,
+        DeliveryOutcome::failed("secret `api_token` is not set")
+    );
+    assert!(srv.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_with_its_own_authorization_is_refused_and_the_value_never_shows() {
+    let srv = server("401 Unauthorized", "").await;
+    let (_dir, registry) = auth_host(srv.port, Some("t0k3n-value"));
+    let out = loopback_outbound(registry);
+    let mut req = authenticated(srv.port);
+    req.headers.push(Header {
+        name: "Authorization".into(),
+        value: "Bearer smuggled".into(),
+    });
+    let DeliveryOutcome::Failed { reason, .. } = out.deliver(&req).await else {
+        panic!("refused")
+    };
+    assert!(reason.contains("its own Authorization header"), "{reason}");
+    assert!(srv.seen.lock().unwrap().is_empty());
+    // The receiver refuses the credentials: the failure names the status,
+    // never the secret.
+    let got = out.deliver(&authenticated(srv.port)).await;
+    let DeliveryOutcome::Failed { reason, status, .. } = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(status, Some(401));
+    assert!(
+        !reason.contains("t0k3n-value") && !reason.contains("dDBrM24"),
+        "{reason}"
+    );
 }

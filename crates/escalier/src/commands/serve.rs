@@ -179,13 +179,18 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     )
     .map_err(|e| anyhow::anyhow!("setting up outbound delivery: {e}"))?;
     let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
+    // Plugins' requests go to the plugin host's outbound client; notifications
+    // to the notifier, once one is configured (until then they fail saying so).
+    let notifier: Option<Arc<dyn escalier_outbox::Deliver>> = None;
     let outbox_worker = tokio::spawn(
-        crate::outbox::Worker {
+        escalier_outbox::Worker {
             store: store.clone(),
             writer: writer.clone(),
-            outbound: Arc::new(outbound),
+            http: Arc::new(outbound),
+            notifications: notifier,
             clock: clock.clone(),
             concurrency: cfg.outbox.concurrency,
+            schedule: escalier_outbox::RetrySchedule::default(),
         }
         .run(outbox_stop),
     );
@@ -249,6 +254,14 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             },
         },
         metrics: Some(metrics),
+        console: cfg
+            .console
+            .enabled
+            .then(|| escalier_server::console_sessions(
+                cfg.console.secure_cookie,
+                cfg.console.idle_timeout,
+                cfg.console.absolute_timeout,
+            )),
     };
     let events = store.input_count()?;
     tracing::info!(

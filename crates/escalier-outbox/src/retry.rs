@@ -15,7 +15,7 @@ use escalier_core::Timestamp;
 use escalier_core::event::DeliveryFailed;
 use sha2::{Digest, Sha256};
 
-use super::deliver::DeliveryOutcome;
+use crate::{DeliveryOutcome, OutboxRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetrySchedule {
@@ -76,7 +76,7 @@ impl RetrySchedule {
     ) -> NextStep {
         let retry_after = match outcome {
             DeliveryOutcome::Delivered { .. } => return NextStep::Done,
-            DeliveryOutcome::Failed { reason } => {
+            DeliveryOutcome::Failed { reason, .. } => {
                 return NextStep::GiveUp {
                     reason: reason.clone(),
                 };
@@ -116,26 +116,31 @@ fn humanize(d: Duration) -> String {
     }
 }
 
+/// `s` cut to at most `max` bytes on a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_owned()
+}
+
 /// The `delivery.failed` event the worker appends when it gives up.
 pub fn failed_event(
-    delivery_id: &str,
-    plugin: &str,
+    request: &OutboxRequest,
     attempts: u32,
     reason: &str,
+    status: Option<u16>,
+    response: Option<&str>,
 ) -> DeliveryFailed {
-    let mut error = reason.to_owned();
-    if error.len() > 4000 {
-        let mut cut = 4000;
-        while !error.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        error.truncate(cut);
-    }
     DeliveryFailed {
-        delivery_id: delivery_id.to_owned(),
-        plugin: plugin.to_owned(),
+        delivery_id: request.delivery_id().to_owned(),
+        plugin: request.plugin().map(str::to_owned),
+        target: request.target().map(str::to_owned),
         attempts,
-        error,
+        error: truncate(reason, 4000),
+        status,
+        response: response.map(|r| truncate(r, crate::classify::MAX_BODY)),
     }
 }
 
@@ -151,6 +156,7 @@ mod tests {
         DeliveryOutcome::Retry {
             reason: "HTTP 503".into(),
             after: after.map(Duration::from_secs),
+            status: Some(503),
         }
     }
 
@@ -188,7 +194,7 @@ mod tests {
             matches!(s.next("d", &retry(None), 1, t(0), t(0)), NextStep::RetryAt(at) if at > t(8) && at < t(12))
         );
         assert!(matches!(
-            s.next("d", &DeliveryOutcome::Failed { reason: "HTTP 404".into() }, 1, t(0), t(0)),
+            s.next("d", &DeliveryOutcome::failed("HTTP 404"), 1, t(0), t(0)),
             NextStep::GiveUp { reason } if reason == "HTTP 404"
         ));
         let late = t(24 * 3600 - 60);

@@ -12,6 +12,7 @@
 //! | `config.get` | trap (key not listed) | none |
 //! | `config.secret` | trap (name not listed) | `not-found` (operator has not set it) |
 //! | `outbound-http.send` | trap | `denied` (+ `plugin.error`), `invalid-input`, `quota-exceeded` |
+//! | `outbound-http.send-authenticated` | trap (and for a secret not in `http.auth_secrets`) | as `send`; `invalid-input` for its own `Authorization` header |
 //! | `timers.*` | trap | `set`: `invalid-input` (key, time), `quota-exceeded`, `denied` in an adapter |
 
 mod clock;

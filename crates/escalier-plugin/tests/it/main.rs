@@ -8,6 +8,7 @@ mod approval;
 mod authenticated;
 mod checklist;
 mod containment;
+mod echo;
 mod freshdesk;
 mod github;
 mod isolation;

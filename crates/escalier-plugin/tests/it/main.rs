@@ -18,5 +18,6 @@ mod outbound;
 mod python;
 mod reload;
 mod sandbox;
+mod writeback;
 mod zammad;
 mod zendesk;

@@ -22,3 +22,4 @@ mod replay;
 mod restart;
 mod standins;
 mod tickets;
+mod writeback;

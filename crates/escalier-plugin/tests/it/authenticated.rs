@@ -6,7 +6,11 @@
 
 use std::path::Path;
 
-use escalier_plugin::{PluginRegistry, Secrets};
+use escalier_core::EventKind;
+use escalier_plugin::outbound::AddressPolicy;
+use escalier_plugin::{DeliveryOutcome, Outbound, OutboundConfig, PluginRegistry, Secrets};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use crate::util::*;
 
@@ -262,4 +266,143 @@ fn a_component_built_against_wit_0_1_1_still_loads_and_sends() {
     let out = run.send("comment.added", &comment("customer", "kv"), at(2));
     assert_eq!(note(&out), "kv worked");
     assert_eq!(run.ticket().plugin_state["old"]["stolen"], "yes");
+}
+
+/// Accept one request on 127.0.0.1, answer 200, hand back the raw request.
+async fn one_request() -> (u16, tokio::task::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = sock.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = sock
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+        String::from_utf8_lossy(&buf).to_string()
+    });
+    (port, task)
+}
+
+/// From the plugin's call to the wire: what the plugin recorded (a name)
+/// is what the delivery worker turns into the header (the value), and the
+/// value appears only on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorded_request_goes_out_with_the_header_built_from_the_secret() {
+    let (port, received) = one_request().await;
+    let site = format!("http://127.0.0.1:{port}");
+    let manifest = hostile_manifest(
+        "writeback",
+        &format!(
+            "[capabilities]\nconfig = [\"mode\"]\n[capabilities.http]\nallowed_hosts = [\"{site}\"]\nauth_secrets = [\"zendesk_api_token\"]\n"
+        ),
+    );
+    let loopback = AddressPolicy {
+        allow_private: vec!["127.0.0.0/8".parse().unwrap()],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    install(
+        dir.path(),
+        &fixture("hostile"),
+        "writeback",
+        Some(&manifest),
+    );
+    let mut c = config(dir.path());
+    let mut secrets = Secrets::none();
+    secrets.insert("zendesk_api_token", TOKEN);
+    c.secrets = secrets;
+    c.address_policy = loopback.clone();
+    let (registry, report) = PluginRegistry::open(c).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    let mut run = Run::new(registry.current());
+    run.create();
+    let out = run.send(
+        "comment.added",
+        &comment(
+            "customer",
+            &format!("auth basic zendesk_api_token {site}/api/v2/tickets/1.json"),
+        ),
+        at(5),
+    );
+    let queued = of_type(&out, "delivery.requested");
+    assert_eq!(queued.len(), 1, "{:#?}", summary(&out));
+    let EventKind::DeliveryRequested(request) = &queued[0].event.kind else {
+        unreachable!()
+    };
+    for r in &run.log {
+        let json = serde_json::to_string(&r.event).unwrap();
+        assert!(!json.contains(TOKEN), "{json}");
+    }
+
+    let outbound = Outbound::new(
+        registry.clone(),
+        OutboundConfig {
+            address_policy: loopback,
+            ..OutboundConfig::default()
+        },
+    )
+    .unwrap();
+    let got = outbound.deliver(request).await;
+    assert_eq!(got, DeliveryOutcome::Delivered { status: 200 });
+    let wire = received.await.unwrap();
+    let expected = format!(
+        "authorization: Basic {}",
+        base64_encode(format!("agent@acme.com/token:{TOKEN}").as_bytes())
+    );
+    assert!(wire.starts_with("PUT /api/v2/tickets/1.json "), "{wire}");
+    assert!(
+        wire.to_ascii_lowercase()
+            .contains(&expected.to_ascii_lowercase()),
+        "{wire}"
+    );
+    assert_eq!(
+        wire.to_ascii_lowercase().matches("authorization:").count(),
+        1,
+        "{wire}"
+    );
+}
+
+/// Standard base64 with padding (RFC 4648), written out so the test does
+/// not share the code it checks.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

@@ -9,6 +9,7 @@ mod util;
 mod auth;
 mod cli;
 mod clocks;
+mod console;
 mod crash;
 mod examples;
 mod hardening;

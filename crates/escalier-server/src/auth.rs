@@ -179,6 +179,26 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// The entry with this token hash, if the token is still known (a
+    /// token removed from the token file, `escalier token revoke`, is
+    /// not): console sessions keep the hash and recheck it on every
+    /// request.
+    pub fn by_hash(&self, sha256: &str) -> Option<TokenEntry> {
+        if let Err(e) = self.refresh() {
+            tracing::error!(error = %e, "token file unreadable; keeping the tokens loaded before");
+        }
+        let from_file = self.from_file.load();
+        let mut found = None;
+        for entry in self.fixed.iter().chain(from_file.iter()) {
+            if bool::from(entry.sha256.as_bytes().ct_eq(sha256.as_bytes())) && found.is_none() {
+                found = Some(entry.clone());
+            }
+        }
+        found
+    }
+}
+
 /// A request extension: the entry the request's bearer token matched,
 /// found by the request bounds in front of every route, so the scope
 /// guard does not hash and compare the token a second time.

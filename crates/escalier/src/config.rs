@@ -25,6 +25,7 @@ pub struct Config {
     pub processor: ProcessorConfig,
     pub plugins: PluginsConfig,
     pub outbox: OutboxConfig,
+    pub console: ConsoleConfig,
     pub log: LogConfig,
 }
 
@@ -55,6 +56,19 @@ pub struct OutboxConfig {
     pub request_timeout: Duration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+}
+
+/// The operator console at `/` (sessions; see docs/console.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+    /// Mark the session cookie `Secure` (the console is reached over TLS).
+    pub secure_cookie: bool,
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    #[serde(with = "duration")]
+    pub absolute_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -80,9 +80,26 @@ pub fn add_token(path: &Path, entry: escalier_server::auth::TokenEntry) -> anyho
         path.display()
     );
     file.tokens.push(entry);
+    write_tokens(path, &file)
+}
+
+/// Remove the token named `name` from the token file; whether it was there.
+pub fn remove_token(path: &Path, name: &str) -> anyhow::Result<bool> {
+    use escalier_server::auth::{TokenFile, read_token_file};
+    let mut file: TokenFile = read_token_file(path)?;
+    let before = file.tokens.len();
+    file.tokens.retain(|t| t.name != name);
+    if file.tokens.len() == before {
+        return Ok(false);
+    }
+    write_tokens(path, &file)?;
+    Ok(true)
+}
+
+fn write_tokens(path: &Path, file: &escalier_server::auth::TokenFile) -> anyhow::Result<()> {
     let text = format!(
         "# API tokens (SHA-256 of each token; the tokens themselves are shown once, at creation).\n{}",
-        toml::to_string(&file)?
+        toml::to_string(file)?
     );
     let tmp = path.with_extension("toml.tmp");
     let _ = std::fs::remove_file(&tmp);

@@ -49,7 +49,7 @@ pub(crate) struct Accepted {
     /// The appended event's id.
     id: String,
     /// Its position in the log.
-    seq: u64,
+    pub(crate) seq: u64,
     #[schema(value_type = String, pattern = "^(stored|duplicate)$")]
     status: &'static str,
 }
@@ -306,15 +306,29 @@ async fn ack(
     raw: axum::body::Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let b: AckBody = body(&st, &headers, raw).await?;
+    ack_as(&st, &headers, &who, id, b.ladder, b.by, b.note).await
+}
+
+/// Acknowledge as `who`: what `POST /v1/tickets/{id}/ack` and the
+/// console do.
+pub(crate) async fn ack_as(
+    st: &AppState,
+    headers: &HeaderMap,
+    who: &TokenEntry,
+    id: String,
+    ladder: Option<String>,
+    by: Option<String>,
+    note: Option<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let data = json!({
-        "ladder": b.ladder,
-        "by": b.by.unwrap_or_else(|| who.name.clone()),
-        "note": b.note,
+        "ladder": ladder,
+        "by": by.unwrap_or_else(|| who.name.clone()),
+        "note": note,
     });
     append(
-        &st,
-        &headers,
-        &who,
+        st,
+        headers,
+        who,
         id,
         "ladder.acknowledged",
         strip_nulls(data),
@@ -370,13 +384,29 @@ async fn decide(
             ));
         }
     };
+    decide_as(&st, &headers, &who, id, approval, decision, b.by, b.reason).await
+}
+
+/// Decide an approval as `who` (`decision`: `approved` or `rejected`):
+/// what `POST /v1/tickets/{id}/approvals/{approval}` and the console do.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn decide_as(
+    st: &AppState,
+    headers: &HeaderMap,
+    who: &TokenEntry,
+    id: String,
+    approval: String,
+    decision: &str,
+    by: Option<String>,
+    reason: Option<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let data = json!({
         "approval_id": approval,
         "decision": decision,
-        "by": b.by.unwrap_or_else(|| who.name.clone()),
-        "reason": b.reason.unwrap_or_default(),
+        "by": by.unwrap_or_else(|| who.name.clone()),
+        "reason": reason.unwrap_or_default(),
     });
-    append_checked(&st, &headers, &who, id, "approval.decided", data).await
+    append_checked(st, headers, who, id, "approval.decided", data).await
 }
 
 /// Tick (or untick) a checklist item. Appends `checklist.item_checked`;
@@ -416,13 +446,30 @@ async fn tick(
     raw: axum::body::Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let b: TickBody = body(&st, &headers, raw).await?;
+    let checked = b.checked.unwrap_or(true);
+    tick_as(&st, &headers, &who, id, checklist, item, checked, b.by).await
+}
+
+/// Tick or untick a checklist item as `who`: what `POST
+/// /v1/tickets/{id}/checklists/{checklist}/items/{item}` and the console do.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn tick_as(
+    st: &AppState,
+    headers: &HeaderMap,
+    who: &TokenEntry,
+    id: String,
+    checklist: String,
+    item: String,
+    checked: bool,
+    by: Option<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let data = json!({
         "checklist": checklist,
         "item": item,
-        "checked": b.checked.unwrap_or(true),
-        "by": b.by.unwrap_or_else(|| who.name.clone()),
+        "checked": checked,
+        "by": by.unwrap_or_else(|| who.name.clone()),
     });
-    append_checked(&st, &headers, &who, id, "checklist.item_checked", data).await
+    append_checked(st, headers, who, id, "checklist.item_checked", data).await
 }
 
 fn strip_nulls(mut v: serde_json::Value) -> serde_json::Value {

@@ -79,31 +79,12 @@ async fn explain(
     let q = query(raw.as_deref(), &["format", "wait_for_seq"])?;
     let format = format_of(q.get("format"))?;
     super::tickets::wait(&st, &q).await?;
-    let store = st.store.clone();
-    let books = (st.timers.books)();
-    let status = st.policies.status();
-    let dir = status["dir"].as_str().unwrap_or_default().to_owned();
-    let serving = status["version"].as_str().map(str::to_owned);
+    let state = st.clone();
     let lookup = id.clone();
     // Folding the timeline is CPU work proportional to the ticket's history.
-    let story = tokio::task::spawn_blocking(move || {
-        let pinned = store.ticket(&lookup)?.and_then(|t| t.policy_version);
-        let sources = match pinned.or(serving) {
-            Some(version) => store
-                .policy_set(&version)?
-                .map(|set| Sources::new(&dir, set.files)),
-            None => None,
-        };
-        let records = store.timeline(&lookup)?;
-        Ok::<_, escalier_store::StoreError>(explain_with(
-            records,
-            &lookup,
-            Some(&books),
-            &|r, context| sources.as_ref().and_then(|s| s.locate(r, context)),
-        ))
-    })
-    .await
-    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    let story = tokio::task::spawn_blocking(move || story(&state, &lookup))
+        .await
+        .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
     let Some(story) = story else {
         return Err(ApiError::not_found("id", format!("no ticket `{id}`")));
     };
@@ -115,6 +96,31 @@ async fn explain(
         )
             .into_response(),
     })
+}
+
+/// A ticket's story (blocking: reads the store and folds the timeline);
+/// `None` if the log has no record of the ticket. The console's ticket
+/// page shows the same.
+pub(crate) fn story(
+    st: &AppState,
+    id: &str,
+) -> Result<Option<escalier_lab::explain::Story>, escalier_store::StoreError> {
+    let store = &st.store;
+    let books = (st.timers.books)();
+    let status = st.policies.status();
+    let dir = status["dir"].as_str().unwrap_or_default().to_owned();
+    let serving = status["version"].as_str().map(str::to_owned);
+    let pinned = store.ticket(id)?.and_then(|t| t.policy_version);
+    let sources = match pinned.or(serving) {
+        Some(version) => store
+            .policy_set(&version)?
+            .map(|set| Sources::new(&dir, set.files)),
+        None => None,
+    };
+    let records = store.timeline(id)?;
+    Ok(explain_with(records, id, Some(&books), &|r, context| {
+        sources.as_ref().and_then(|s| s.locate(r, context))
+    }))
 }
 
 #[cfg(test)]

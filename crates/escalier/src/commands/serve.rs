@@ -254,14 +254,13 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             },
         },
         metrics: Some(metrics),
-        console: cfg
-            .console
-            .enabled
-            .then(|| escalier_server::console_sessions(
+        console: cfg.console.enabled.then(|| {
+            escalier_server::console_sessions(
                 cfg.console.secure_cookie,
                 cfg.console.idle_timeout,
                 cfg.console.absolute_timeout,
-            )),
+            )
+        }),
     };
     let events = store.input_count()?;
     tracing::info!(

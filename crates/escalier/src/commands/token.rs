@@ -1,4 +1,4 @@
-//! `escalier token`: create and list API tokens.
+//! `escalier token`: create, list and revoke API tokens.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,13 @@ enum Action {
     },
     /// List token names and scopes (never the tokens).
     List,
+    /// Revoke a token from the token file: a running server refuses it at
+    /// once and ends the console sessions opened with it.
+    Revoke {
+        /// The name it was created with.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -65,6 +72,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 path.display()
             );
             println!("{token}");
+        }
+        Action::Revoke { name } => {
+            if !secrets::remove_token(&path, &name)? {
+                if cfg.api.tokens.iter().any(|t| t.name == name) {
+                    anyhow::bail!(
+                        "token `{name}` is set in the configuration (api.tokens); remove it there and restart"
+                    );
+                }
+                anyhow::bail!("no token named `{name}` in {}", path.display());
+            }
+            eprintln!("Revoked token `{name}` (removed from {}).", path.display());
         }
         Action::List => {
             for t in read_token_file(&path)?.tokens.iter().chain(&cfg.api.tokens) {

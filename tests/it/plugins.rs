@@ -183,6 +183,30 @@ fn notify_actions_are_delivered_through_the_outbox_signed() {
         Some("dlv:1.1:notify-http:0"),
         "the id names the notify action it delivers"
     );
+    // The delivery's fate is on the ticket's timeline and in /v1/deliveries.
+    wait_until("delivery.delivered", Duration::from_secs(20), || {
+        !s.records_of("T-1", "delivery.delivered").is_empty()
+    });
+    let delivered = &s.records_of("T-1", "delivery.delivered")[0];
+    assert_eq!(delivered["event"]["id"], "delivered:dlv:1.1:notify-http:0");
+    assert_eq!(delivered["event"]["data"]["status"], 200);
+    assert_eq!(delivered["event"]["data"]["plugin"], "notify-http");
+    assert_eq!(delivered["source"]["kind"], "outbox", "{delivered}");
+    let listed = s.get("/v1/deliveries?state=delivered&ticket=T-1");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let rows = listed.body["deliveries"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{}", listed.body);
+    assert_eq!(rows[0]["delivery_id"], "dlv:1.1:notify-http:0");
+    assert_eq!(rows[0]["kind"], "http");
+    assert_eq!(
+        (rows[0]["attempts"].as_u64(), rows[0]["status"].as_u64()),
+        (Some(1), Some(200))
+    );
+    assert!(listed.body["next"].is_null());
+    let none = s.get("/v1/deliveries?state=failed");
+    assert_eq!(none.body["deliveries"], serde_json::json!([]));
+    let bad = s.get("/v1/deliveries?state=lost");
+    assert_eq!((bad.status, bad.field()), (400, "state"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod decisions;
+pub mod deliveries;
 pub mod events;
 pub mod explain;
 pub mod migrate;

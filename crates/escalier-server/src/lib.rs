@@ -21,6 +21,8 @@
 //! - [`v1::plugins`]: `GET /v1/plugins`, adapter sources, plugin commands.
 //! - [`v1::openapi`]: `GET /v1/openapi.json`, the OpenAPI 3.1 document.
 //! - [`ops`]: `/healthz`, `/metrics`.
+//! - [`console`]: the operator console's model (the pages are the
+//!   `escalier-console` crate, served at `/`).
 //! - [`ratelimit`]: per-client rate limits on the write endpoints and on
 //!   requests without a valid credential.
 //! - [`conn`]: the accept loop and the connection limits (header-read and
@@ -28,6 +30,7 @@
 
 pub mod auth;
 pub mod conn;
+pub mod console;
 pub mod error;
 pub mod ops;
 pub mod ratelimit;
@@ -125,6 +128,8 @@ pub struct AppState {
     pub plugins: Option<Arc<escalier_plugin::PluginRegistry>>,
     /// Renders Prometheus text; `None` disables `/metrics`.
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// The operator console's sessions; `None` serves no console.
+    pub console: Option<escalier_console::SessionConfig>,
 }
 
 impl AppState {
@@ -138,13 +143,38 @@ impl AppState {
     }
 }
 
+/// The console's session settings (so the binary need not name the
+/// console crate).
+pub fn console_sessions(
+    secure_cookie: bool,
+    idle: Duration,
+    absolute: Duration,
+) -> escalier_console::SessionConfig {
+    escalier_console::SessionConfig {
+        secure_cookie,
+        idle,
+        absolute,
+        ..escalier_console::SessionConfig::default()
+    }
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     use tower_http::timeout::TimeoutLayer;
     use tower_http::trace::TraceLayer;
 
     let timeout = state.limits.request_timeout;
+    let pages = match &state.console {
+        Some(config) => escalier_console::router(escalier_console::Console::new(
+            Arc::new(console::Model {
+                state: state.clone(),
+            }),
+            config.clone(),
+        )),
+        None => Router::new(),
+    };
     Router::new()
+        .merge(pages)
         .merge(v1::events::router(&state))
         .merge(v1::tickets::router(&state))
         .merge(v1::explain::router(&state))

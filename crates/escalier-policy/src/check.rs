@@ -20,6 +20,7 @@ pub enum FileKind {
     Policy,
     Sla,
     Ladders,
+    Notify,
 }
 
 /// One file found, and what is wrong with it.
@@ -92,6 +93,12 @@ impl fmt::Display for CheckReport {
                 Some(c) => write!(f, "; {name}: {}", errors(c.diagnostics.len()))?,
             }
         }
+        // Optional, so named only when there is one.
+        match self.data_file(FileKind::Notify) {
+            None => {}
+            Some(c) if c.diagnostics.is_empty() => write!(f, "; notify.toml: ok")?,
+            Some(c) => write!(f, "; notify.toml: {}", errors(c.diagnostics.len()))?,
+        }
         if !self.other.is_empty() {
             write!(f, "; {}", errors(self.other.len()))?;
         }
@@ -117,6 +124,7 @@ pub fn check(engine: &Arc<PolicyEngine>, dir: impl AsRef<Path>) -> CheckReport {
             let kind = match f.name.as_str() {
                 "sla.toml" => FileKind::Sla,
                 "ladders.toml" => FileKind::Ladders,
+                load::NOTIFY_FILE => FileKind::Notify,
                 _ => FileKind::Policy,
             };
             let checked = CheckedFile {
@@ -198,5 +206,43 @@ mod tests {
             r.to_string(),
             "policies: 1 ok; sla.toml: none; ladders.toml: none"
         );
+    }
+
+    #[test]
+    fn notify_toml_is_checked_by_the_engines_check_and_versioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "a.rhai", "const ON = [\"ticket.created\"];\n");
+        let before = check(&PolicyEngine::shared_default(), d).version;
+        write(d, "notify.toml", "[targets.x]\nkind = 1\n");
+        let check_fn: Arc<crate::NotifyCheck> = Arc::new(|text: &str, _books| {
+            if text.contains("kind = 1") {
+                Err(escalier_core::calendar::ConfigError {
+                    code: escalier_core::calendar::ConfigErrorCode::WrongType,
+                    key: "targets.x.kind".into(),
+                    message: "expected a string".into(),
+                    line: 2,
+                    column: 8,
+                })
+            } else {
+                Ok(())
+            }
+        });
+        let engine =
+            Arc::new(PolicyEngine::new(crate::PolicyLimits::default()).with_notify_check(check_fn));
+        let r = check(&engine, d);
+        assert!(!r.ok());
+        let diag = r.diagnostics().next().unwrap();
+        assert!(diag.file.ends_with("notify.toml"), "{diag:?}");
+        assert_eq!(diag.line, Some(2));
+        assert_eq!(
+            r.to_string(),
+            "policies: 1 ok; sla.toml: none; ladders.toml: none; notify.toml: 1 error"
+        );
+        write(d, "notify.toml", "[targets.x]\nkind = \"slack\"\n");
+        let r = check(&engine, d);
+        assert!(r.ok(), "{r:?}");
+        assert!(r.to_string().ends_with("; notify.toml: ok"), "{r}");
+        assert_ne!(r.version, before, "notify.toml is part of the version");
     }
 }

@@ -123,7 +123,18 @@ pub struct PolicyEngine {
     pub(crate) engine: Engine,
     limits: PolicyLimits,
     pub(crate) known: Known,
+    /// Checks `notify.toml` when a set is built; none: the file is carried
+    /// (and versioned) unchecked.
+    pub(crate) notify_check: Option<Arc<NotifyCheck>>,
 }
+
+/// Checks the text of `notify.toml` against the set's SLA calendars. The
+/// policy crate carries the file with the set (read, versioned, reloaded
+/// all or nothing with the others) without knowing its format; the binary
+/// gives the notifications crate's parser.
+pub type NotifyCheck = dyn Fn(&str, &escalier_core::timers::Books) -> Result<(), escalier_core::calendar::ConfigError>
+    + Send
+    + Sync;
 
 /// Names the compiler checks calls and properties against.
 #[derive(Debug, Default)]
@@ -157,7 +168,15 @@ impl PolicyEngine {
             engine,
             limits,
             known,
+            notify_check: None,
         }
+    }
+
+    /// Check `notify.toml` with `check` whenever a set is built: a file
+    /// that fails refuses the set, like a broken policy.
+    pub fn with_notify_check(mut self, check: Arc<NotifyCheck>) -> Self {
+        self.notify_check = Some(check);
+        self
     }
 
     pub fn limits(&self) -> &PolicyLimits {

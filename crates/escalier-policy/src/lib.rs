@@ -60,9 +60,10 @@ mod subscription;
 pub mod watch;
 
 pub use diagnostic::{Code, Diagnostic};
-pub use engine::{PolicyEngine, harden};
+pub use engine::{NotifyCheck, PolicyEngine, harden};
 pub use error::{Error, LoadError, WatchError};
 pub use limits::PolicyLimits;
+pub use load::NOTIFY_FILE;
 pub use registry::{
     LastError, PolicyInfo, PolicyRegistry, PolicyStatus, ReloadCounts, ReloadOutcome,
 };

@@ -1,7 +1,7 @@
 //! Finding and reading policy files.
 //!
 //! A policy is any `*.rhai` file under the policies directory, at any
-//! depth; `sla.toml` and `ladders.toml` at its top are read with them. Names starting with `.` are skipped (editor swap files, and the
+//! depth; `sla.toml`, `ladders.toml` and `notify.toml` at its top are read with them. Names starting with `.` are skipped (editor swap files, and the
 //! `..data` links a Kubernetes ConfigMap mount uses); symlinked files are
 //! followed, symlinked directories are not (no cycles).
 
@@ -12,8 +12,12 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::error::LoadError;
 
 /// Data files read with the policies, at the top of the directory: the SLA
-/// policies and calendars, and the escalation ladders.
-pub(crate) const DATA_FILES: &[&str] = &["sla.toml", "ladders.toml"];
+/// policies and calendars, the escalation ladders, and the notification
+/// targets (checked by the engine's [`NotifyCheck`](crate::engine::NotifyCheck)).
+pub(crate) const DATA_FILES: &[&str] = &["sla.toml", "ladders.toml", NOTIFY_FILE];
+
+/// The notification targets file.
+pub const NOTIFY_FILE: &str = "notify.toml";
 
 /// One file found, read or not.
 pub(crate) struct SourceFile {

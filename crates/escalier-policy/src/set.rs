@@ -237,6 +237,15 @@ impl PolicySet {
                 Books::empty()
             }
         };
+        let notify = data.iter().find(|f| f.name == load::NOTIFY_FILE);
+        if let Some(f) = notify
+            && diagnostics.is_empty()
+        {
+            diagnostics.extend(notify_file(engine, f, &books));
+        }
+        let notify_entry = notify
+            .and_then(|f| f.bytes.as_ref().ok())
+            .map(|b| content_hash(b));
         let mut policies = Vec::with_capacity(files.len());
         for (i, f) in files.iter().enumerate() {
             if i > 0 && files[i - 1].name == f.name {
@@ -278,11 +287,13 @@ impl PolicySet {
             }
         }
         let books_entry = ("(sla and ladders)", books.version.as_str());
+        let has_books = data.iter().any(|f| f.name != load::NOTIFY_FILE);
         let version = set_hash(
             policies
                 .iter()
                 .map(|p| (p.name.as_str(), p.hash.as_str()))
-                .chain((!data.is_empty()).then_some(books_entry)),
+                .chain(has_books.then_some(books_entry))
+                .chain(notify_entry.as_deref().map(|h| (load::NOTIFY_FILE, h))),
         );
         Ok(PolicySet {
             engine: Arc::clone(engine),
@@ -387,7 +398,11 @@ fn data_files(files: &[SourceFile]) -> Result<Books, Vec<Diagnostic>> {
     let mut texts: [Option<String>; 2] = [None, None];
     let mut diagnostics = Vec::new();
     for f in files {
-        let slot = usize::from(f.name == "ladders.toml");
+        let slot = match f.name.as_str() {
+            "sla.toml" => 0,
+            "ladders.toml" => 1,
+            _ => continue,
+        };
         match &f.bytes {
             Ok(b) => match String::from_utf8(b.clone()) {
                 Ok(t) => texts[slot] = Some(t),
@@ -432,6 +447,38 @@ fn data_files(files: &[SourceFile]) -> Result<Books, Vec<Diagnostic>> {
         }
         out
     })
+}
+
+/// Check `notify.toml` with the engine's check, if it has one.
+fn notify_file(engine: &PolicyEngine, f: &SourceFile, books: &Books) -> Vec<Diagnostic> {
+    let bytes = match &f.bytes {
+        Ok(b) => b,
+        Err(d) => return vec![d.clone()],
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return vec![load::utf8_diagnostic(&f.file, bytes, &e)],
+    };
+    let Some(check) = &engine.notify_check else {
+        return Vec::new();
+    };
+    match check(text, books) {
+        Ok(()) => Vec::new(),
+        Err(e) => {
+            let at = (e.line > 0).then(|| {
+                (
+                    u32::try_from(e.line).unwrap_or(u32::MAX),
+                    u32::try_from(e.column).unwrap_or(u32::MAX),
+                )
+            });
+            let message = if e.key.is_empty() {
+                e.message.clone()
+            } else {
+                format!("`{}`: {}", e.key, e.message)
+            };
+            vec![Diagnostic::new(&f.file, at, Code::InvalidData, message)]
+        }
+    }
 }
 
 pub(crate) fn content_hash(bytes: &[u8]) -> String {

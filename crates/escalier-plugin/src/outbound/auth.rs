@@ -91,4 +91,29 @@ mod tests {
             assert!(http::HeaderValue::from_str(&v).is_ok(), "{v}");
         }
     }
+
+    proptest::proptest! {
+        // A fixed seed, as the test command runs every property; nothing
+        // written beside the sources.
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x00a0_7e51),
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Whatever the username and token, `Basic` decodes back to
+        /// exactly `username:token` and the value is a valid header value.
+        #[test]
+        fn basic_decodes_to_username_colon_secret(
+            username in "[^:\\p{Cc}]{1,64}",
+            secret in "[!-~]{1,128}",
+        ) {
+            let v = authorization(&auth(AuthScheme::Basic, Some(&username)), &secret);
+            let encoded = v.strip_prefix("Basic ").unwrap();
+            let decoded = STANDARD.decode(encoded).unwrap();
+            proptest::prop_assert_eq!(decoded, format!("{username}:{secret}").into_bytes());
+            proptest::prop_assert!(http::HeaderValue::from_str(&v).is_ok());
+        }
+    }
 }

@@ -139,6 +139,22 @@ pub fn plugin_manifest(data: &[u8]) {
     match Manifest::parse(text, std::path::Path::new("fuzz/plugin.toml")) {
         Ok(m) => {
             assert!(!m.name.is_empty(), "an accepted manifest has a name");
+            // Credentials the host adds go only to exact origins, and the
+            // plugin can never read them.
+            if let Some(h) = &m.capabilities.http
+                && !h.auth_secrets.is_empty()
+            {
+                assert!(
+                    h.allowed_hosts.iter().all(|p| !p.host.starts_with("*.")),
+                    "a wildcard accepted beside auth_secrets"
+                );
+                assert!(
+                    h.auth_secrets
+                        .iter()
+                        .all(|s| !m.capabilities.secrets.contains(s)),
+                    "an auth secret the plugin could read accepted"
+                );
+            }
             assert!(
                 (1..=MAX_TIME_MS).contains(&m.limits.time_ms),
                 "time limit {} accepted",

@@ -94,11 +94,18 @@ proptest! {
 
 const MANIFEST: &str = "name = \"notify-http\"\nversion = \"0.1.0\"\ncomponent = \"notify_http.wasm\"\nsubscribe = [\"action.notify\"]\n\n[capabilities]\nconfig = [\"targets\"]\nhttp = { allowed_hosts = [\"https://hooks.slack.com\"], signing_secret = \"notify_signing\" }\n\n[limits]\ntime_ms = 20\nmemory_mib = 16\n\n[config]\ntargets = { duty = { url = \"https://hooks.slack.com/services/T0/B0/x\", format = \"slack\" } }\n";
 
+/// A write-back manifest: a credential the host adds (`auth_secrets`),
+/// exact origins only.
+const AUTH_MANIFEST: &str = "name = \"zendesk-writeback\"\nversion = \"0.1.0\"\ncomponent = \"zendesk_writeback.wasm\"\nsubscribe = [\"action.escalate\", \"action.note\"]\n\n[capabilities]\nconfig = [\"site\", \"email\"]\nsecrets = [\"other\"]\n\n[capabilities.http]\nallowed_hosts = [\"https://acme.zendesk.com\"]\nauth_secrets = [\"zendesk_api_token\"]\n";
+
 proptest! {
     #![proptest_config(config(2000))]
 
     #[test]
     fn plugin_manifest_mutated(b in mutated(MANIFEST)) { escalier_fuzz::plugin_manifest(&b) }
+
+    #[test]
+    fn plugin_manifest_with_auth_mutated(b in mutated(AUTH_MANIFEST)) { escalier_fuzz::plugin_manifest(&b) }
 
     #[test]
     fn plugin_manifest_any_text(s in "\\PC{0,300}") { escalier_fuzz::plugin_manifest(s.as_bytes()) }

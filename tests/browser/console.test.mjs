@@ -1,0 +1,258 @@
+// The operator console in headless Chromium, against the real server on
+// the example support day (started by scripts/browser-test, which sets the
+// environment below). Steps run in order: each builds on the one before.
+//
+//   ESCALIER_URL            the server's base URL
+//   ESCALIER_ADMIN_TOKEN    a token with every scope
+//   ESCALIER_READ_TOKEN     a token with the read scope only
+//   ESCALIER_POLICIES_DIR   the server's policies directory (a copy)
+//   SCREENSHOT_DIR          when set, a PNG of each page is written there
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const URL = process.env.ESCALIER_URL;
+const ADMIN = process.env.ESCALIER_ADMIN_TOKEN;
+const READER = process.env.ESCALIER_READ_TOKEN;
+const POLICIES = process.env.ESCALIER_POLICIES_DIR;
+const SHOTS = process.env.SCREENSHOT_DIR;
+assert.ok(URL && ADMIN && READER && POLICIES, "run through scripts/browser-test");
+
+let browser;
+let admin; // the admin's browser context (its session cookie)
+let page;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await admin.newPage();
+  // No request may leave for another site.
+  page.on("request", (r) => {
+    assert.ok(r.url().startsWith(URL), `request to ${r.url()}`);
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function shot(p, name) {
+  if (SHOTS) {
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+}
+
+async function signIn(p, token) {
+  await p.goto(`${URL}/`);
+  await p.getByLabel("API token").fill(token);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await p.getByRole("heading", { name: "Queue", level: 1 }).waitFor();
+}
+
+async function rowIds(p) {
+  return p.locator("#queue tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.ticket));
+}
+
+async function csrfOf(p) {
+  return p.locator('meta[name="csrf-token"]').getAttribute("content");
+}
+
+async function api(method, path, body) {
+  const r = await fetch(`${URL}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+test("without a session the console shows the sign-in form", async () => {
+  await page.goto(`${URL}/`);
+  await page.getByLabel("API token").waitFor();
+  assert.equal(await page.locator("nav").count(), 0);
+  await shot(page, "signin");
+  await page.getByLabel("API token").fill("esk_not_a_token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "not known" }).waitFor();
+});
+
+test("sign in and see the support day's open tickets, soonest breach first", async () => {
+  await signIn(page, ADMIN);
+  const ids = await rowIds(page);
+  assert.ok(ids.length >= 20, `rows: ${ids}`);
+  for (const id of ["ZD-2004", "ZD-2006", "ZD-2009"]) {
+    assert.ok(ids.includes(id), `${id} in ${ids}`);
+  }
+  // Countdowns are live text built from data-deadline.
+  const first = page.locator("#queue tbody tr").first().locator("time[data-deadline]");
+  await first.waitFor();
+  assert.match(await first.textContent(), /^(in |breached )/);
+  await shot(page, "queue");
+});
+
+test("filter the queue by priority and SLA state", async () => {
+  await page.getByLabel("Priority").selectOption("urgent");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(/priority=urgent/);
+  const ids = await rowIds(page);
+  assert.ok(ids.includes("ZD-2006") && !ids.includes("ZD-2004"), `urgent: ${ids}`);
+  const prios = await page.locator("#queue tbody tr td:nth-child(3)").allTextContents();
+  assert.ok(prios.every((p) => p.trim() === "urgent"), prios.join(","));
+  // Back to everything with the browser's back button.
+  await page.goBack();
+  await page.waitForURL(`${URL}/`);
+  assert.ok((await rowIds(page)).includes("ZD-2004"));
+  await page.goto(`${URL}/?sla=breaching&within=10080`);
+  const soon = await rowIds(page);
+  assert.ok(soon.length > 0, "some ticket breaches within a week");
+  const bad = await page.goto(`${URL}/?tier=9`);
+  assert.equal(bad.status(), 400);
+  await page.getByRole("alert").filter({ hasText: "not a tier" }).waitFor();
+});
+
+test("open a ticket, approve its approval, see the ticket change", async () => {
+  await page.goto(`${URL}/`);
+  await page.getByRole("link", { name: "ZD-2004", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: /ZD-2004/ }).waitFor();
+  const card = page.locator('[data-approval="apr-15.1"]');
+  assert.match(await card.textContent(), /State: pending/);
+  // The decision trace: policy file:line and version hash.
+  const timeline = await page.locator("ol.timeline").textContent();
+  assert.match(timeline, /approvals\/refund-limit\.rhai:\d+/);
+  assert.match(timeline, /version sha256:/);
+  await shot(page, "ticket");
+  await card.getByLabel("Reason").fill("Refund agreed with the customer");
+  await card.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("status").filter({ hasText: "Approval approved." }).waitFor();
+  const after = await page.locator('[data-approval="apr-15.1"]').textContent();
+  assert.match(after, /State: approved by lead/);
+  assert.match(after, /Refund agreed with the customer/);
+  assert.equal(await page.getByRole("button", { name: "Approve" }).count(), 0);
+  // And the API agrees.
+  const t = await api("GET", "/v1/tickets/ZD-2004");
+  assert.equal(t.body.ticket.approvals[0].state, "approved");
+});
+
+test("tick a checklist item", async () => {
+  await page.goto(`${URL}/tickets/ZD-2009`);
+  const item = page.locator('[data-checklist="engineering-handoff"] li').first();
+  const label = await item.textContent();
+  assert.match(label, /☐/);
+  await item.getByRole("button", { name: /^Tick / }).click();
+  await page.getByRole("status").filter({ hasText: "Checklist item ticked." }).waitFor();
+  const now = await page.locator('[data-checklist="engineering-handoff"] li').first().textContent();
+  assert.match(now, /☑/);
+  assert.match(now, /lead/);
+});
+
+test("acknowledge a running ladder", async () => {
+  await page.goto(`${URL}/tickets/ZD-2006`);
+  const ladder = page.locator('[data-ladder="major-incident"]');
+  assert.match(await ladder.textContent(), /State: running/);
+  await ladder.getByRole("button", { name: "Acknowledge" }).click();
+  await page.getByRole("status").filter({ hasText: "Ladder acknowledged." }).waitFor();
+  assert.match(
+    await page.locator('[data-ladder="major-incident"]').textContent(),
+    /State: acknowledged/,
+  );
+  assert.equal(await page.getByRole("button", { name: "Acknowledge" }).count(), 0);
+});
+
+test("a read-only token sees no buttons and its POST is refused", async () => {
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  await signIn(p, READER);
+  await p.goto(`${URL}/tickets/ZD-2010`);
+  await p.getByText("read scope only").waitFor();
+  for (const name of ["Approve", "Reject", "Acknowledge", /^Tick /]) {
+    assert.equal(await p.getByRole("button", { name }).count(), 0, `${name} shown`);
+  }
+  const approval = await api("GET", "/v1/tickets/ZD-2010");
+  const apr = approval.body.ticket.approvals.find((a) => a.state === "pending");
+  assert.ok(apr, "ZD-2010 has a pending approval");
+  const r = await ctx.request.post(`${URL}/tickets/ZD-2010/approvals/${apr.id}`, {
+    form: { csrf: await csrfOf(p), decision: "approved" },
+    maxRedirects: 0,
+  });
+  assert.equal(r.status(), 403);
+  assert.match(await r.text(), /ingest scope/);
+  const still = await api("GET", "/v1/tickets/ZD-2010");
+  assert.equal(still.body.ticket.approvals.find((a) => a.id === apr.id).state, "pending");
+  await ctx.close();
+});
+
+test("POSTs without the CSRF token or without a session are refused", async () => {
+  const r = await admin.request.post(`${URL}/tickets/ZD-2025/ack`, {
+    form: {},
+    maxRedirects: 0,
+  });
+  assert.equal(r.status(), 403);
+  const wrong = await admin.request.post(`${URL}/tickets/ZD-2025/ack`, {
+    form: { csrf: "0".repeat(64) },
+    maxRedirects: 0,
+  });
+  assert.equal(wrong.status(), 403);
+  const anonymous = await fetch(`${URL}/tickets/ZD-2025/ack`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `csrf=${await csrfOf(page)}`,
+    redirect: "manual",
+  });
+  assert.equal(anonymous.status, 403);
+  const t = await api("GET", "/v1/tickets/ZD-2025");
+  assert.equal(t.body.ticket.ladders.runs[0].state, "running", "nothing was acknowledged");
+});
+
+test("a countdown reaches breach when the simulated clock moves", async () => {
+  await page.goto(`${URL}/`);
+  const row = page.locator("#queue tbody tr").first();
+  const id = await row.getAttribute("data-ticket");
+  const before = await row.locator("time[data-deadline]").textContent();
+  assert.match(before, /^in /, `${id} is not breached yet: ${before}`);
+  const t = await api("GET", "/v1/admin/clock");
+  assert.equal(t.status, 200);
+  const moved = await api("POST", "/v1/admin/clock", { advance: "7d" });
+  assert.equal(moved.status, 200, JSON.stringify(moved.body));
+  // The queue refreshes itself (htmx polling); no reload.
+  await page
+    .locator(`#queue tr[data-ticket="${id}"] time[data-deadline]`)
+    .filter({ hasText: /^breached / })
+    .waitFor({ timeout: 15000 });
+});
+
+test("a broken policy's error is shown with file:line:col", async () => {
+  writeFileSync(join(POLICIES, "broken.rhai"), 'const ON = ["ticket.created"];\nlet x = (1 + ;\n');
+  let text = "";
+  for (let i = 0; i < 50; i++) {
+    await page.goto(`${URL}/policies`);
+    text = await page.locator("main").textContent();
+    if (text.includes("reload was rejected")) break;
+    await page.waitForTimeout(200);
+  }
+  assert.match(text, /broken\.rhai:2:\d+/);
+  await shot(page, "policies");
+});
+
+test("sign out", async () => {
+  await page.goto(`${URL}/`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("API token").waitFor();
+  await page.goto(`${URL}/tickets/ZD-2004`);
+  await page.getByLabel("API token").waitFor();
+  const cookies = await admin.cookies();
+  assert.equal(cookies.filter((c) => c.name.includes("escalier_session")).length, 0);
+});

@@ -126,6 +126,9 @@ pub struct AppState {
     pub timers: Timers,
     /// The plugin host; `None` runs without plugins.
     pub plugins: Option<Arc<escalier_plugin::PluginRegistry>>,
+    /// The notification targets in force (`GET /v1/notify/targets`);
+    /// `None`: notifications are not wired.
+    pub notify: Option<Arc<dyn StatusSource>>,
     /// Renders Prometheus text; `None` disables `/metrics`.
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     /// The operator console's sessions; `None` serves no console.
@@ -182,6 +185,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::admin::router(&state))
         .merge(v1::decisions::router(&state))
         .merge(v1::plugins::router(&state))
+        .merge(v1::notify::router(&state))
         .merge(v1::migrate::router(&state))
         .merge(v1::stats::router(&state))
         .merge(v1::deliveries::router(&state))

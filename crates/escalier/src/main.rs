@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod fold;
+mod notify;
 mod plugin_host;
 mod reactors;
 mod secrets;

@@ -16,6 +16,8 @@ use escalier_core::{Clock, EventKind, Producer, Reaction, Reactor, Record, Ticke
 use escalier_plugin::PluginRegistry;
 use escalier_policy::{PolicyRegistry, PolicySet};
 use escalier_store::{ReactorSource, Store};
+
+use crate::notify::NotifyCache;
 use serde::{Deserialize, Serialize};
 
 /// Which policy set a ticket follows.
@@ -39,6 +41,8 @@ pub struct Reactors {
     compiled: Mutex<HashMap<String, Result<Arc<PolicySet>, String>>>,
     /// The last version stored, to store each new one once.
     stored: Mutex<String>,
+    /// `notify.toml` of the set in force, when notifications are wired.
+    notify: Option<Arc<NotifyCache>>,
 }
 
 impl Reactors {
@@ -57,7 +61,15 @@ impl Reactors {
             pin,
             compiled: Mutex::new(HashMap::new()),
             stored: Mutex::new(String::new()),
+            notify: None,
         }
+    }
+
+    /// Run the notification reactor (after the plugins) whenever the set in
+    /// force has a `notify.toml`.
+    pub fn with_notify(mut self, cache: Arc<NotifyCache>) -> Reactors {
+        self.notify = Some(cache);
+        self
     }
 
     /// Keep the serving set's files, once per version.
@@ -150,6 +162,10 @@ impl ReactorSource for Reactors {
         }
         out.push(policies);
         out.push(self.plugins.current());
+        // Like the SLA and ladder files, notify.toml applies as in force.
+        if let Some(reactor) = self.notify.as_ref().and_then(|c| c.reactor(&current)) {
+            out.push(Arc::new(reactor));
+        }
         out
     }
 

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod events;
 pub mod explain;
 pub mod migrate;
+pub mod notify;
 pub mod openapi;
 pub mod plugins;
 pub mod policies;

@@ -55,6 +55,7 @@ pub fn router(_st: &AppState) -> Router<AppState> {
         super::plugins::status,
         super::plugins::source,
         super::plugins::command,
+        super::notify::targets,
         super::policies::status,
         super::stats::stats,
         super::deliveries::list,
@@ -86,6 +87,7 @@ pub fn router(_st: &AppState) -> Router<AppState> {
         (name = "events", description = "Signed ingest and the log tail"),
         (name = "tickets", description = "Tickets, their timelines, and acting on them"),
         (name = "plugins", description = "Plugins, adapter sources and plugin commands"),
+        (name = "notify", description = "Notification targets and their state"),
         (name = "policies", description = "The policy set in force"),
         (name = "stats", description = "Follow-up and review figures"),
         (name = "deliveries", description = "Outbound deliveries (plugin requests, notifications) and their state"),
@@ -326,6 +328,7 @@ pub(crate) mod schemas {
         ("Stats", Stats::json),
         ("PolicySet", PolicySet::json),
         ("PluginsStatus", PluginsStatus::json),
+        ("NotifyTargets", NotifyTargets::json),
         ("Story", Story::json),
     ];
 
@@ -765,6 +768,36 @@ pub(crate) mod schemas {
                         },
                     },
                 },
+            },
+        })
+    );
+
+    hand_schema!(
+        /// `GET /v1/notify/targets`.
+        NotifyTargets,
+        json!({
+            "type": "object",
+            "required": ["configured", "targets", "teams"],
+            "properties": {
+                "configured": {"type": "boolean", "description": "Whether the policies directory has a notify.toml"},
+                "targets": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "kind", "enabled", "secrets", "urgent_priorities"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "kind": {"type": "string", "enum": ["email", "slack", "teams", "pagerduty", "webhook"]},
+                            "enabled": {"type": "boolean"},
+                            "disabled_reason": {"type": "string", "description": "Why it cannot send: an unset secret (by name), enabled = false, no [email] server"},
+                            "secrets": {"type": "array", "items": {"type": "string"}, "description": "Names of the secrets it needs; never values"},
+                            "calendar": {"type": "string", "description": "Quiet hours: a calendar of sla.toml"},
+                            "urgent_priorities": {"type": "array", "items": reference("TicketPriority")},
+                            "to": {"type": "array", "items": {"type": "string"}, "description": "Email targets: the recipients"},
+                        },
+                    },
+                },
+                "teams": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
             },
         })
     );

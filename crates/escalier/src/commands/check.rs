@@ -1,5 +1,5 @@
-//! `escalier check [DIR]`: compile every policy and read `sla.toml` and
-//! `ladders.toml` the way the server would, print every error as
+//! `escalier check [DIR]`: compile every policy and read `sla.toml`,
+//! `ladders.toml` and `notify.toml` the way the server would, print every error as
 //! `file:line:col`, then one line saying what was checked. Exit 1 if any.
 
 use std::path::PathBuf;
@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use super::ConfigArgs;
 use crate::config::{Config, Overrides};
 
-/// Check every policy, sla.toml and ladders.toml; every error as
-/// file:line:col.
+/// Check every policy, sla.toml, ladders.toml and notify.toml; every error
+/// as file:line:col.
 ///
 /// Each file is checked on its own, so one run reports every broken file;
 /// then a summary says what was checked (`policies: 8 ok; sla.toml: ok;
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "policies directory {} does not exist",
         dir.display()
     );
-    let engine = std::sync::Arc::new(escalier_policy::PolicyEngine::new(cfg.policies.limits));
+    let engine = std::sync::Arc::new(crate::notify::engine(cfg.policies.limits));
     let report = escalier_policy::check::check(&engine, &dir);
     for d in report.diagnostics() {
         eprintln!("{d}");

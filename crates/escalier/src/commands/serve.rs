@@ -104,7 +104,11 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     let tokens = api_tokens(&cfg)?;
 
     let limits = cfg.policies.limits.clone();
-    let policies = match PolicyRegistry::new(cfg.policies.dir.clone(), limits, clock.clone()) {
+    let policies = match PolicyRegistry::with_engine(
+        cfg.policies.dir.clone(),
+        Arc::new(crate::notify::engine(limits)),
+        clock.clone(),
+    ) {
         Ok(r) => Arc::new(r),
         Err(e) => {
             for d in &e.diagnostics {
@@ -123,6 +127,24 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     let _plugin_watcher = escalier_plugin::watch(plugins.clone(), cfg.plugins.reload_debounce)
         .with_context(|| format!("watching {}", plugins.plugins_dir().display()))?;
 
+    // Notifications: notify.toml of the set in force, the secrets they use.
+    let notify_cache = Arc::new(crate::notify::NotifyCache::default());
+    let (signing, generated) = crate::notify::signing_secret(
+        &cfg.storage.data_dir,
+        plugins.secret(crate::notify::SIGNING_SECRET).is_some(),
+    )?;
+    if let Some(path) = generated {
+        eprintln!(
+            "Generated a signing secret for notify.toml's webhook targets (`{}`, kept in {}, mode 0600).",
+            crate::notify::SIGNING_SECRET,
+            path.display()
+        );
+    }
+    let notify_secrets = Arc::new(crate::notify::secrets(plugins.clone(), signing));
+    if let Some(config) = notify_cache.config(&policies.current()) {
+        crate::notify::log_disabled(&config, &|name: &str| notify_secrets(name).is_some());
+    }
+
     let store = Store::open(
         &cfg.db_path(),
         &StoreOptions {
@@ -140,13 +162,16 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     );
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(Reactors::new(
-            policies.clone(),
-            plugins.clone(),
-            store.clone(),
-            clock.clone(),
-            cfg.policies.pin,
-        )),
+        Arc::new(
+            Reactors::new(
+                policies.clone(),
+                plugins.clone(),
+                store.clone(),
+                clock.clone(),
+                cfg.policies.pin,
+            )
+            .with_notify(notify_cache.clone()),
+        ),
         ProcessorConfig {
             chunk: cfg.processor.chunk,
             limits: escalier_core::Limits {
@@ -181,7 +206,27 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
     // Plugins' requests go to the plugin host's outbound client; notifications
     // to the notifier, once one is configured (until then they fail saying so).
-    let notifier: Option<Arc<dyn escalier_outbox::Deliver>> = None;
+    let notifier: Option<Arc<dyn escalier_outbox::Deliver>> = {
+        let http = escalier_outbox::http::Client::new(escalier_outbox::http::ClientConfig {
+            connect_timeout: cfg.outbox.connect_timeout,
+            request_timeout: cfg.outbox.request_timeout,
+            address_policy: escalier_outbox::http::AddressPolicy {
+                allow_private: cfg.plugins.allow_private.clone(),
+            },
+            clock: clock.clone(),
+            ..escalier_outbox::http::ClientConfig::default()
+        })
+        .map_err(|e| anyhow::anyhow!("setting up notification delivery: {e}"))?;
+        let (p, cache) = (policies.clone(), notify_cache.clone());
+        let source: escalier_notify::notifier::ConfigSource =
+            Arc::new(move || cache.config(&p.current()).unwrap_or_default());
+        Some(Arc::new(escalier_notify::Notifier::new(
+            source,
+            notify_secrets.clone(),
+            Arc::new(http),
+            clock.clone(),
+        )))
+    };
     let outbox_worker = tokio::spawn(
         escalier_outbox::Worker {
             store: store.clone(),
@@ -244,6 +289,16 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             })
         },
         plugins: Some(plugins.clone()),
+        notify: {
+            let (p, cache, secrets) = (
+                policies.clone(),
+                notify_cache.clone(),
+                notify_secrets.clone(),
+            );
+            Some(Arc::new(move || {
+                crate::notify::targets_status(&p, &cache, &|name: &str| secrets(name).is_some())
+            }))
+        },
         timers: Timers {
             clock: clock.clone(),
             simulated,

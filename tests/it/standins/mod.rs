@@ -8,4 +8,18 @@ pub mod schema;
 pub mod smtp;
 
 pub use http::{Reply, Request, StandIn};
+
+use crate::util::Server;
+
+/// The value of a metric with (at least) these labels, if exported.
+pub fn metric(s: &Server, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    s.get_text("/metrics").lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix('{')?;
+        let (set, value) = rest.split_once("} ")?;
+        labels
+            .iter()
+            .all(|(k, v)| set.split(',').any(|kv| kv == format!("{k}=\"{v}\"")))
+            .then(|| value.trim().parse().ok())?
+    })
+}
 mod selftest;

@@ -8,7 +8,7 @@ use crate::util::*;
 /// The shipped manifest configured as an operator would: enabled, with
 /// targets (it ships with none) and their hosts allowed.
 fn manifest() -> String {
-    let shipped = std::fs::read_to_string(example("notify-http").join("plugin.toml")).unwrap();
+    let shipped = std::fs::read_to_string(fixture("notify-http").join("plugin.toml")).unwrap();
     let mut m = shipped
         .lines()
         .filter(|l| !l.starts_with("enabled =") && !l.starts_with("disabled_reason ="))
@@ -46,7 +46,7 @@ fn run() -> (Run, Host) {
         "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4",
     );
     let h = host_with(
-        &[(&example("notify-http"), "notify-http", Some(&manifest()))],
+        &[(&fixture("notify-http"), "notify-http", Some(&manifest()))],
         secrets,
     );
     let mut run = Run::with_policy(h.set());

@@ -75,9 +75,17 @@ impl Host for CallState {
             return Err(self.deny("outbound-http.send-authenticated: outbound HTTP".into()));
         }
         if declared == Some(false) {
+            // The name comes from the guest: echo it only if it is one.
+            let named = if DeliveryAuth::valid_secret_name(&auth.secret) {
+                format!("secret `{}`", auth.secret)
+            } else {
+                format!(
+                    "a secret name that is not one ({} bytes)",
+                    auth.secret.len()
+                )
+            };
             return Err(self.deny(format!(
-                "outbound-http.send-authenticated: secret `{}` (not in capabilities.http.auth_secrets)",
-                auth.secret
+                "outbound-http.send-authenticated: {named} (not in capabilities.http.auth_secrets)"
             )));
         }
         if let Some(u) = &auth.username

@@ -571,8 +571,16 @@ fn location(l: &Value) -> String {
     s
 }
 
-fn short(h: &str) -> &str {
-    h.get(..12).unwrap_or(h)
+/// A hash as people read it: each `sha256:` word cut to 16 hex digits
+/// (`0.2.0 sha256:0123456789abcdef`).
+fn short(h: &str) -> String {
+    h.split_whitespace()
+        .map(|w| match w.strip_prefix("sha256:") {
+            Some(hex) => format!("sha256:{}", hex.get(..16).unwrap_or(hex)),
+            None => w.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The policies and plugins page.
@@ -692,6 +700,19 @@ mod tests {
         assert_eq!(human(SignedDuration::from_secs(65 * 60)), "1h 05m");
         assert_eq!(human(SignedDuration::from_secs(-(3 * 60 + 5))), "-3m 05s");
         assert_eq!(human(SignedDuration::from_hours(50)), "2d 2h");
+    }
+
+    #[test]
+    fn hashes_are_shortened_word_by_word() {
+        assert_eq!(
+            short(&format!("sha256:{}", "a".repeat(64))),
+            format!("sha256:{}", "a".repeat(16))
+        );
+        assert_eq!(
+            short("0.2.0 sha256:0123456789abcdef0123"),
+            "0.2.0 sha256:0123456789abcdef"
+        );
+        assert_eq!(short("v1"), "v1");
     }
 
     #[test]

@@ -109,11 +109,16 @@ pub struct TicketView {
 }
 
 /// What the policies and plugins page shows: the JSON of
-/// `GET /v1/policies` and `GET /v1/plugins` (`None`: no plugin host).
+/// `GET /v1/policies` and `GET /v1/plugins` (`None`: no plugin host), and
+/// the deliveries that need attention.
 #[derive(Debug, Clone)]
 pub struct StatusView {
     pub policies: Value,
     pub plugins: Option<Value>,
+    /// Outbound deliveries retrying or failed, as `GET /v1/deliveries`
+    /// lists them (an array), most recently changed first; `None`: the
+    /// server keeps no deliveries.
+    pub deliveries: Option<Value>,
 }
 
 /// Something a person does on a ticket.

@@ -661,8 +661,37 @@ pub fn status(viewer: &Viewer<'_>, s: &StatusView) -> Markup {
                     }
                 }
             }
+            @if let Some(rows) = s.deliveries.as_ref().and_then(Value::as_array) {
+                section aria-labelledby="dlv-h" {
+                    h2 #dlv-h { "Deliveries" }
+                    (deliveries(rows))
+                }
+            }
         },
     )
+}
+
+fn deliveries(rows: &[Value]) -> Markup {
+    html! {
+        @if rows.is_empty() { p.ok role="status" { "No delivery is retrying or failed." } } @else {
+            div.scroll { table.deliveries {
+                caption { (rows.len()) " deliveries retrying or failed, most recent first" }
+                thead { tr { th scope="col" { "Ticket" } th scope="col" { "To" } th scope="col" { "Kind" }
+                    th scope="col" { "State" } th scope="col" { "Attempts" } th scope="col" { "Next try" }
+                    th scope="col" { "Last answer" } th scope="col" { "Updated" } } }
+                tbody { @for d in rows { tr data-delivery=(text(&d["delivery_id"])) class=(format!("delivery-{}", text(&d["state"]))) {
+                    th scope="row" { a href=(format!("/tickets/{}", seg(&text(&d["ticket_id"])))) { (text(&d["ticket_id"])) } }
+                    td { (text(if d["plugin"].is_string() { &d["plugin"] } else { &d["target"] })) }
+                    td { (text(&d["kind"])) }
+                    td { @if d["state"] == "failed" { strong.breached { "failed" } } @else { (text(&d["state"])) } }
+                    td { (text(&d["attempts"])) }
+                    td { (when(&d["next_at"])) }
+                    td { @if let Some(s) = d["status"].as_u64() { code { (s) } " " } (text(&d["reason"])) }
+                    td { (when(&d["updated_at"])) }
+                } } }
+            } }
+        }
+    }
 }
 
 fn list(v: &Value) -> String {

@@ -131,6 +131,12 @@ impl ConsoleModel for Fake {
                 "at": "2026-03-02T16:00:00Z",
                 "diagnostics": [{"file": "policies/bad.rhai", "line": 3, "column": 9, "message": "unexpected `)`"}]}}),
             plugins: None,
+            deliveries: Some(
+                json!([{"delivery_id": "dlv:9.1:jira-writeback:0", "ticket_id": "ZD-1",
+                "plugin": "jira-writeback", "kind": "http", "state": "failed", "attempts": 3,
+                "status": 422, "reason": "HTTP 422: field missing",
+                "requested_at": "2026-03-02T16:00:00Z", "updated_at": "2026-03-02T16:05:00Z"}]),
+            ),
         }
     }
     fn act<'a>(
@@ -523,6 +529,11 @@ async fn the_status_page_shows_the_reload_error_with_its_position() {
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("policies/bad.rhai:3:9"));
     assert!(a.body.contains("runs without plugins"));
+    assert!(
+        a.body
+            .contains(r#"data-delivery="dlv:9.1:jira-writeback:0""#)
+    );
+    assert!(a.body.contains("HTTP 422: field missing"));
     let a = send(&h.app, get("/assets/htmx.min.js", None)).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("htmx"));

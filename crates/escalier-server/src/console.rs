@@ -12,6 +12,7 @@ use escalier_console::{
 use escalier_core::sla::ClockState;
 use escalier_core::{Priority, Status, Ticket, Tier};
 use escalier_store::TicketFilter;
+use escalier_store::outbox::DeliveryState;
 use http::HeaderMap;
 use serde_json::json;
 
@@ -114,6 +115,25 @@ fn row(
     }
 }
 
+impl Model {
+    /// Deliveries retrying or failed (at most 100 of each), most recently
+    /// changed first; `None` if the store cannot say.
+    fn deliveries(&self) -> Option<serde_json::Value> {
+        let mut rows = Vec::new();
+        for state in [DeliveryState::Retrying, DeliveryState::Failed] {
+            match self.state.store.deliveries(Some(state), None, 100, None) {
+                Ok((found, _)) => rows.extend(found),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading deliveries for the console");
+                    return None;
+                }
+            }
+        }
+        rows.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
+        serde_json::to_value(rows).ok()
+    }
+}
+
 impl ConsoleModel for Model {
     fn authenticate(&self, token: &str) -> Option<Principal> {
         self.state.tokens.check(token).as_ref().map(principal)
@@ -185,6 +205,7 @@ impl ConsoleModel for Model {
                     "plugins": r.status(),
                 })
             }),
+            deliveries: self.deliveries(),
         }
     }
 

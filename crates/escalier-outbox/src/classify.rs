@@ -33,6 +33,9 @@ pub fn classify(
 ) -> DeliveryOutcome {
     let text = body_text(body);
     let reason = match &text {
+        // A conflict keeps the whole (truncated) body in its reason: when
+        // the third one fails the delivery, it becomes the failure's body.
+        Some(t) if status == 409 => format!("HTTP 409: {t}"),
         Some(t) => {
             let snippet: String = t.chars().take(200).collect();
             format!("HTTP {status}: {}", snippet.trim())
@@ -68,9 +71,12 @@ pub fn after_conflicts(outcome: DeliveryOutcome, conflicts: u32) -> DeliveryOutc
             status: Some(409),
             ..
         } if conflicts >= CONFLICT_ATTEMPTS => DeliveryOutcome::Failed {
+            body: reason
+                .strip_prefix("HTTP 409: ")
+                .map(|b| b.to_owned())
+                .filter(|b| !b.is_empty()),
             reason: format!("{reason} (conflict on {conflicts} attempts; not retried further)"),
             status: Some(409),
-            body: None,
         },
         other => other,
     }
@@ -236,10 +242,20 @@ mod tests {
             );
         }
         let third = after_conflicts(first.clone(), CONFLICT_ATTEMPTS);
-        let DeliveryOutcome::Failed { reason, status, .. } = third else {
+        let DeliveryOutcome::Failed {
+            reason,
+            status,
+            body,
+        } = third
+        else {
             panic!("{third:?}")
         };
         assert_eq!(status, Some(409));
+        assert_eq!(
+            body.as_deref(),
+            Some("{\"error\":\"stale\"}"),
+            "the receiver's body is kept"
+        );
         assert!(reason.contains("conflict on 3 attempts"), "{reason}");
         // Other outcomes are not touched.
         let other = classify(503, &headers(None), b"", now());

@@ -227,7 +227,8 @@ fn read_dir(dir: &Path) -> Result<BTreeMap<String, Text>, PoliciesError> {
                 pending.push((entry.path(), name));
                 continue;
             }
-            let data = rel.is_empty() && (fname == "sla.toml" || fname == "ladders.toml");
+            let data = rel.is_empty()
+                && (fname == "sla.toml" || fname == "ladders.toml" || fname == "notify.toml");
             if !(fname.ends_with(".rhai") || data) || !entry.path().is_file() {
                 continue;
             }

@@ -244,6 +244,7 @@ test("a broken policy's error is shown with file:line:col", async () => {
     await page.waitForTimeout(200);
   }
   assert.match(text, /broken\.rhai:2:\d+/);
+  assert.match(text, /let x = \(1 \+ ;/, "the offending line is shown");
   await shot(page, "policies");
 });
 

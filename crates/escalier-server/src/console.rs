@@ -115,6 +115,31 @@ fn row(
     }
 }
 
+/// Add to each diagnostic of the last rejected reload the offending line
+/// of its file (`source_line`), read from the policies directory.
+fn with_source_lines(policies: &mut serde_json::Value) {
+    let Some(list) = policies
+        .pointer_mut("/last_error/diagnostics")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    for d in list {
+        let (Some(file), Some(line)) = (d["file"].as_str(), d["line"].as_u64()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).ok();
+        let found = text.as_deref().and_then(|t| {
+            t.lines()
+                .nth(usize::try_from(line).ok()?.checked_sub(1)?)
+                .map(|l| l.chars().take(500).collect::<String>())
+        });
+        if let (Some(l), Some(map)) = (found, d.as_object_mut()) {
+            map.insert("source_line".into(), l.into());
+        }
+    }
+}
+
 impl Model {
     /// Deliveries retrying or failed (at most 100 of each), most recently
     /// changed first; `None` if the store cannot say.
@@ -197,8 +222,10 @@ impl ConsoleModel for Model {
     }
 
     fn status(&self) -> StatusView {
+        let mut policies = self.state.policies.status();
+        with_source_lines(&mut policies);
         StatusView {
-            policies: self.state.policies.status(),
+            policies,
             plugins: self.state.plugins.as_ref().map(|r| {
                 json!({
                     "dir": r.plugins_dir().display().to_string(),

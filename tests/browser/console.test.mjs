@@ -195,6 +195,30 @@ test("a read-only token sees no buttons and its POST is refused", async () => {
   await ctx.close();
 });
 
+test("keyboard and phone: a skip link first, no sideways scrolling at 390 px", async () => {
+  const ctx = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+  });
+  const p = await ctx.newPage();
+  await signIn(p, READER);
+  await p.keyboard.press("Tab");
+  assert.equal(await p.evaluate(() => document.activeElement.textContent), "Skip to content");
+  for (const path of ["/", "/tickets/ZD-2004", "/policies"]) {
+    await p.goto(`${URL}${path}`);
+    const [scroll, width] = await p.evaluate(() => [
+      document.documentElement.scrollWidth,
+      document.documentElement.clientWidth,
+    ]);
+    assert.ok(scroll <= width + 1, `${path}: ${scroll} px wide in a ${width} px screen`);
+    if (path === "/") {
+      await shot(p, "queue-phone");
+    }
+  }
+  await ctx.close();
+});
+
 test("POSTs without the CSRF token or without a session are refused", async () => {
   const r = await admin.request.post(`${URL}/tickets/ZD-2025/ack`, {
     form: {},

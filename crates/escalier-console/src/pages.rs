@@ -328,12 +328,12 @@ fn queue_row(r: &QueueRow, now: Timestamp) -> Markup {
         tr data-ticket=(r.id) class=(format!("sla-{}", state.as_str())) {
             th scope="row" { a href=(format!("/tickets/{}", seg(&r.id))) { (r.id) } }
             td { (r.subject) }
-            td { span class=(format!("prio prio-{}", r.priority)) { (r.priority) } }
-            td { (r.tier) }
-            td { (r.team.as_deref().unwrap_or("—")) }
-            td { (r.channel) }
-            td { (r.status) }
-            td {
+            td data-label="Priority" { span class=(format!("prio prio-{}", r.priority)) { (r.priority) } }
+            td data-label="Tier" { (r.tier) }
+            td data-label="Team" { (r.team.as_deref().unwrap_or("—")) }
+            td data-label="Channel" { (r.channel) }
+            td data-label="Status" { (r.status) }
+            td data-label="SLA" {
                 @match (r.next_breach, state) {
                     (Some(due), _) => (countdown(due, now)),
                     (None, SlaState::Paused) => span.paused { "paused" },

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::sla::ClockKind;
 use crate::{Status, Ticket, Timestamp};
 use serde::Serialize;
 
@@ -35,6 +36,9 @@ pub struct Escalation {
     pub by_team: BTreeMap<String, Rate>,
     /// Tickets by the highest tier they reached (their tier now).
     pub by_tier_reached: BTreeMap<String, Share>,
+    /// By the UTC day the ticket was created (`2026-03-01`): the rate
+    /// over time. Days without tickets are absent.
+    pub by_day: BTreeMap<String, Rate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -99,9 +103,76 @@ pub struct Score {
     pub average: Option<f64>,
 }
 
+/// What the figures need to know about one ticket: a few fields, so an
+/// index can keep them for every ticket and recompute the figures without
+/// reading the tickets ([`Facts::of`] then [`from_facts`] is exactly
+/// [`stats`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub created_at: Timestamp,
+    /// When a hierarchical escalation first raised the tier.
+    pub escalated_at: Option<Timestamp>,
+    pub channel: std::sync::Arc<str>,
+    pub team: Option<std::sync::Arc<str>>,
+    /// The tier now (the tier reached).
+    pub tier: u8,
+    pub first_response_at: Option<Timestamp>,
+    /// Solved (last time) or closed without being solved, when the
+    /// ticket is solved or closed now.
+    pub resolved_at: Option<Timestamp>,
+    /// The SLA policy in force now, if any.
+    pub sla: Option<std::sync::Arc<str>>,
+    /// Breached clocks (latest cycle of each), by kind.
+    pub breached: Vec<ClockKind>,
+    /// `sla.breached` events, every cycle counted.
+    pub sla_breaches: u32,
+    /// The latest rating: when and its score.
+    pub csat: Option<(Timestamp, i64)>,
+}
+
+impl Facts {
+    pub fn of(t: &Ticket) -> Facts {
+        Facts {
+            created_at: t.created_at,
+            escalated_at: t.escalations.first().map(|e| e.at),
+            channel: t.channel.as_str().into(),
+            team: t.team.as_deref().map(Into::into),
+            tier: t.tier.get(),
+            first_response_at: t.first_response_at,
+            resolved_at: match t.status {
+                Status::Solved | Status::Closed => t.solved_at.or(t.closed_at),
+                _ => None,
+            },
+            sla: t.clocks.policy().map(Into::into),
+            breached: t
+                .clocks
+                .clocks()
+                .iter()
+                .filter(|c| c.breached())
+                .map(|c| c.kind())
+                .collect(),
+            sla_breaches: t.sla_breaches,
+            csat: t.csat.as_ref().map(|c| (c.at, c.score)),
+        }
+    }
+}
+
 /// The figures for tickets created in `[from, to)`.
 pub fn stats<'a>(
     tickets: impl Iterator<Item = &'a Ticket>,
+    from: Timestamp,
+    to: Timestamp,
+) -> Stats {
+    let facts: Vec<Facts> = tickets
+        .filter(|t| t.created_at >= from && t.created_at < to)
+        .map(Facts::of)
+        .collect();
+    from_facts(facts.iter(), from, to)
+}
+
+/// The figures for the tickets (as [`Facts`]) created in `[from, to)`.
+pub fn from_facts<'a>(
+    tickets: impl Iterator<Item = &'a Facts>,
     from: Timestamp,
     to: Timestamp,
 ) -> Stats {
@@ -110,60 +181,79 @@ pub fn stats<'a>(
     let mut first: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
     let mut resolved: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
     let mut sla: BTreeMap<String, SlaFigures> = BTreeMap::new();
+    let mut by_channel: std::collections::HashMap<&str, Rate> = Default::default();
+    let mut by_team: std::collections::HashMap<Option<&str>, Rate> = Default::default();
+    let mut by_day: BTreeMap<i64, Rate> = BTreeMap::new();
     let mut csat = [(0u64, 0i64); 2];
     let mut n = 0u64;
     for t in tickets.filter(|t| t.created_at >= from && t.created_at < to) {
         n += 1;
-        let escalated_at = t.escalations.first().map(|e| e.at);
-        let escalated = escalated_at.is_some();
-        let tier = t.tier.get().to_string();
+        let escalated = t.escalated_at.is_some();
+        let tier = tier_key(t.tier);
         count(&mut esc.overall, escalated);
+        count(by_channel.entry(&*t.channel).or_default(), escalated);
+        count(by_team.entry(t.team.as_deref()).or_default(), escalated);
         count(
-            esc.by_channel.entry(t.channel.to_string()).or_default(),
+            by_day
+                .entry(t.created_at.as_second().div_euclid(86_400))
+                .or_default(),
             escalated,
         );
-        let team = t.team.clone().unwrap_or_else(|| "(none)".to_owned());
-        count(esc.by_team.entry(team).or_default(), escalated);
-        *tiers.entry(tier.clone()).or_default() += 1;
+        *tiers.entry(tier.to_owned()).or_default() += 1;
 
         let reply = t.first_response_at.map(|at| secs(t.created_at, at));
-        for key in ["all".to_owned(), tier.clone()] {
-            add(first.entry(key).or_default(), reply);
-        }
-        let resolution = match t.status {
-            Status::Solved | Status::Closed => {
-                t.solved_at.or(t.closed_at).map(|at| secs(t.created_at, at))
-            }
-            _ => None,
-        };
-        for key in ["all".to_owned(), tier.clone()] {
-            add(resolved.entry(key).or_default(), resolution);
-        }
+        add(first.entry("all".to_owned()).or_default(), reply);
+        add(first.entry(tier.to_owned()).or_default(), reply);
+        let resolution = t.resolved_at.map(|at| secs(t.created_at, at));
+        add(resolved.entry("all".to_owned()).or_default(), resolution);
+        add(resolved.entry(tier.to_owned()).or_default(), resolution);
 
-        if let Some(policy) = t.clocks.policy() {
-            let f = sla.entry(policy.to_owned()).or_default();
+        if let Some(policy) = &t.sla {
+            let f = match sla.get_mut(&**policy) {
+                Some(f) => f,
+                None => sla.entry(policy.to_string()).or_default(),
+            };
             f.tickets += 1;
             f.breach_events += u64::from(t.sla_breaches);
-            let mut any = false;
-            for c in t.clocks.clocks().iter().filter(|c| c.breached()) {
-                any = true;
+            for kind in &t.breached {
                 *f.breaches_by_clock
-                    .entry(c.kind().as_str().to_owned())
+                    .entry(kind.as_str().to_owned())
                     .or_default() += 1;
             }
-            f.tickets_breached += u64::from(any);
+            f.tickets_breached += u64::from(!t.breached.is_empty());
         }
 
-        if let Some(c) = &t.csat {
-            let after = escalated_at.is_some_and(|e| c.at >= e);
+        if let Some((at, score)) = t.csat {
+            let after = t.escalated_at.is_some_and(|e| at >= e);
             let slot = &mut csat[usize::from(!after)];
             slot.0 += 1;
-            slot.1 += c.score;
+            slot.1 += score;
         }
     }
+    esc.by_channel = by_channel
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    esc.by_team = by_team
+        .into_iter()
+        .map(|(k, v)| (k.unwrap_or("(none)").to_owned(), v))
+        .fold(BTreeMap::new(), |mut m, (k, v): (String, Rate)| {
+            let e: &mut Rate = m.entry(k).or_default();
+            e.tickets += v.tickets;
+            e.escalated += v.escalated;
+            m
+        });
+    esc.by_day = by_day
+        .into_iter()
+        .filter_map(|(day, r)| {
+            let at = Timestamp::from_second(day * 86_400).ok()?;
+            Some((at.strftime("%Y-%m-%d").to_string(), r))
+        })
+        .collect();
     finish_rate(&mut esc.overall);
     esc.by_channel.values_mut().for_each(finish_rate);
     esc.by_team.values_mut().for_each(finish_rate);
+    esc.by_day.values_mut().for_each(finish_rate);
     esc.by_tier_reached = tiers
         .into_iter()
         .map(|(k, c)| {
@@ -189,6 +279,12 @@ pub fn stats<'a>(
             without_escalation: score(csat[1]),
         },
     }
+}
+
+/// `"1"`, `"2"`, ...: tier keys without allocating.
+fn tier_key(t: u8) -> &'static str {
+    const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    KEYS.get(usize::from(t)).copied().unwrap_or("9+")
 }
 
 fn count(r: &mut Rate, escalated: bool) {
@@ -224,17 +320,28 @@ fn by_tier(mut groups: BTreeMap<String, (Vec<i64>, u64)>) -> ByTier {
 }
 
 fn durations((mut v, missing): (Vec<i64>, u64)) -> Durations {
-    v.sort_unstable();
     Durations {
         count: v.len() as u64,
         missing,
-        median_seconds: nearest_rank(&v, 50),
-        p90_seconds: nearest_rank(&v, 90),
+        median_seconds: nearest_rank_unsorted(&mut v, 50),
+        p90_seconds: nearest_rank_unsorted(&mut v, 90),
     }
+}
+
+/// [`nearest_rank`] without sorting: a selection, linear in the values
+/// (the figures over a million tickets need no sort). Reorders `v`.
+fn nearest_rank_unsorted(v: &mut [i64], p: u64) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    let rank = (p as usize * v.len()).div_ceil(100).max(1);
+    let (_, x, _) = v.select_nth_unstable(rank - 1);
+    Some(*x)
 }
 
 /// The nearest-rank percentile: the smallest value with at least `p`% of
 /// the values at or below it. `sorted` is ascending.
+#[cfg(test)]
 fn nearest_rank(sorted: &[i64], p: u64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
@@ -261,5 +368,9 @@ mod tests {
         assert_eq!(nearest_rank(&v, 90), Some(90));
         assert_eq!(nearest_rank(&[7], 90), Some(7));
         assert_eq!(nearest_rank(&[], 50), None);
+        let mut shuffled = [70, 10, 100, 40, 30, 90, 20, 60, 80, 50];
+        assert_eq!(nearest_rank_unsorted(&mut shuffled, 50), Some(50));
+        assert_eq!(nearest_rank_unsorted(&mut shuffled, 90), Some(90));
+        assert_eq!(nearest_rank_unsorted(&mut [], 90), None);
     }
 }

@@ -25,6 +25,7 @@
 //! - [`outbox`]: side effects recorded with their actions, delivered after commit.
 //! - [`import`]: bulk load of an exported log into a new store.
 //! - [`versions`]: stored policy set versions (pinning, migration).
+//! - [`summary`]: the in-memory ticket index behind the console's queue and the statistics.
 //! - [`verify`]: the offline consistency check behind `escalier verify`.
 //! - [`error`]: the `StoreError` type.
 
@@ -36,6 +37,7 @@ pub mod processor;
 pub mod progress;
 pub mod read;
 pub mod scheduler;
+pub mod summary;
 pub mod tables;
 pub mod verify;
 pub mod versions;
@@ -79,6 +81,8 @@ pub struct Store {
     recent: Arc<std::sync::Mutex<std::collections::VecDeque<Arc<escalier_core::Record>>>>,
     alarm: Arc<scheduler::Alarm>,
     outbox_bell: Arc<tokio::sync::Notify>,
+    /// The in-memory ticket index, once started ([`summary`]).
+    index: Arc<std::sync::OnceLock<Arc<summary::TicketIndex>>>,
 }
 
 impl Store {
@@ -141,6 +145,7 @@ impl Store {
             recent: Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new())),
             alarm: Arc::new(scheduler::Alarm::default()),
             outbox_bell: Arc::new(tokio::sync::Notify::new()),
+            index: Arc::new(std::sync::OnceLock::new()),
         })
     }
 

@@ -240,6 +240,7 @@ fn rebind_all(
         .map(|b| b.version.clone())
         .unwrap_or_else(|| stale[0].1.clone());
     for batch in stale.chunks(1000) {
+        let mut rebound = Vec::with_capacity(batch.len());
         let mut wtx = store.db().begin_write()?;
         wtx.set_durability(Durability::None)
             .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
@@ -260,9 +261,11 @@ fn rebind_all(
                     codec::encode_ticket(&t).as_slice(),
                 )?;
                 reindex(&mut clocks, &mut data, id, &t, new)?;
+                rebound.push(t);
             }
         }
         wtx.commit()?;
+        store.index_changed(at_seq, new, rebound.iter());
     }
     let wtx = store.db().begin_write()?;
     {
@@ -587,6 +590,7 @@ pub(crate) fn process_range(
         meta.insert(tables::META_PROCESSED, upto)?;
     }
     wtx.commit()?;
+    store.index_changed(upto, books, tickets.values().flatten());
     let mut after_index: HashMap<String, (Fingerprint, Indexed)> = after_index
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

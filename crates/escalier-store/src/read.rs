@@ -245,7 +245,7 @@ impl Store {
 /// The first ticket after `after` (in id order) that has a stored body:
 /// its id and encoded body. A ticket's rows are together in `ticket_data`,
 /// so this seeks past each ticket's timeline rows instead of reading them.
-fn next_body(
+pub(crate) fn next_body(
     table: &ReadOnlyTable<(&'static str, u8, u64, u32), &'static [u8]>,
     after: Option<&str>,
 ) -> Result<Option<(String, Vec<u8>)>, StoreError> {

@@ -528,7 +528,6 @@ fn zendesk_503_with_an_http_date_retry_after_waits_until_that_date() {
 }
 
 #[test]
-#[ignore = "waiting for the outbox: delivery.failed after three 409s has no `response` (classify::after_conflicts drops the body)"]
 fn zendesk_409_three_times_running_is_a_recorded_failure() {
     let rx = zendesk_standin();
     let conflict = Reply::json(

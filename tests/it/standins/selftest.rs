@@ -218,6 +218,7 @@ fn each_schema_accepts_the_vendors_documented_example_and_refuses_a_broken_one()
                         "version": "1.4",
                         "body": [
                             {"type": "TextBlock", "text": "Ticket T-1 escalated", "weight": "bolder", "size": "medium", "wrap": true},
+                            {"type": "TextBlock", "text": "As Microsoft's samples write it", "weight": "Bolder", "size": "ExtraLarge", "color": "Attention"},
                             {"type": "FactSet", "facts": [{"title": "Tier", "value": "2"}]}
                         ],
                         "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": "https://escalier.example.com/t/T-1"}]

@@ -484,7 +484,7 @@ impl Manifest {
     /// With `auth_secrets`, an `http://` entry in `allowed_hosts` would send
     /// the credential in clear text: allowed only for an address the
     /// operator's policy lets plugins reach although it is not public
-    /// (`outbound.allow_private`: a help desk on the local network, a
+    /// (`plugins.allow_private`: a help desk on the local network, a
     /// stand-in in tests). `text` and `path` are the manifest's, for the
     /// message.
     pub fn check_auth_transport(
@@ -519,7 +519,7 @@ impl Manifest {
                     line: find_line(text, &key),
                     key,
                     message: format!(
-                        "`{p}`: a plugin with auth_secrets sends credentials: use https, or an http address on a network the operator allows (outbound.allow_private)"
+                        "`{p}`: a plugin with auth_secrets sends credentials: use https, or an http address on a network the operator allows ([plugins] allow_private in escalier.toml)"
                     ),
                 });
             }

@@ -81,26 +81,28 @@ impl Worker {
             return Ok(0);
         }
         let n = due.len();
-        let mut attempts = JoinSet::new();
+        let mut attempts = Vec::with_capacity(n);
         for (key, entry) in due {
             let deliver = match &entry.request {
                 OutboxRequest::Http(_) => Some(self.http.clone()),
                 OutboxRequest::Notification(_) => self.notifications.clone(),
             };
-            attempts.spawn(async move {
-                let outcome = match deliver {
-                    Some(d) => d.deliver(&entry).await,
+            let sent = entry.clone();
+            let task = tokio::spawn(async move {
+                match deliver {
+                    Some(d) => d.deliver(&sent).await,
                     None => DeliveryOutcome::failed(NO_NOTIFIER),
-                };
-                (key, entry, outcome)
+                }
             });
+            attempts.push((key, entry, task));
         }
         let mut settled = Vec::with_capacity(n);
         let mut events = Vec::with_capacity(n);
-        while let Some(joined) = attempts.join_next().await {
-            let Ok((key, entry, outcome)) = joined else {
-                continue; // a panicking Deliver: the entry stays due and is tried again
-            };
+        for (key, entry, task) in attempts {
+            // A panicking `Deliver` is a failed attempt, retried on schedule.
+            let outcome = task
+                .await
+                .unwrap_or_else(|_| DeliveryOutcome::retry("the delivery attempt panicked"));
             let (s, event) = self.settle(key, entry, outcome);
             settled.push(s);
             events.extend(event);

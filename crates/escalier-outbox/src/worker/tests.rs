@@ -402,3 +402,29 @@ async fn listings_page_newest_first() {
         .unwrap();
     assert!(none.is_empty());
 }
+
+/// Panics on every attempt.
+struct Panics;
+
+impl Deliver for Panics {
+    fn deliver<'a>(&'a self, _: &'a OutboxEntry) -> DeliverFuture<'a> {
+        Box::pin(async move { panic!("a bug in a Deliver") })
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_deliver_is_a_retried_attempt_not_a_stuck_entry() {
+    let mut rig = Rig::new(Script::new(Vec::new()), None).await;
+    rig.worker.http = Arc::new(Panics);
+    let id = "dlv:7.1:p:0";
+    rig.enqueue(http(id), rig.clock.now());
+    assert_eq!(rig.worker.run_once().await.unwrap(), 1);
+    let row = rig.row(id);
+    assert_eq!((row.state, row.attempts), (DeliveryState::Retrying, 1));
+    assert_eq!(row.reason.as_deref(), Some("the delivery attempt panicked"));
+    assert_eq!(
+        rig.worker.run_once().await.unwrap(),
+        0,
+        "not due again at once"
+    );
+}

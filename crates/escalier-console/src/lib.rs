@@ -243,11 +243,30 @@ async fn queue_part(
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
     let viewer = c.viewer(&s, &who);
-    let body = match load_queue(&c, &q).await {
-        Ok((page, _)) => pages::queue_table(&viewer, &q, &page).into_string(),
+    let page = match load_queue(&c, &q).await {
+        Ok((page, _)) => page,
         Err(e) => return (status_of(&e), e.message).into_response(),
     };
-    let etag = etag(&body);
+    // The tag covers what the table shows, not the countdowns' text (the
+    // page's script keeps those live): it changes when a row, the page,
+    // the simulated clock or a row's breached state changes, so a page
+    // polled on a real clock gets 304 while nothing happened.
+    let overdue: Vec<&str> = page
+        .rows
+        .iter()
+        .filter(|r| r.next_breach.is_some_and(|d| d <= viewer.now))
+        .map(|r| r.id.as_str())
+        .collect();
+    let etag = etag(&format!(
+        "{:?}",
+        (
+            &page.rows,
+            (page.total, page.page, page.pages, page.truncated),
+            &q,
+            viewer.simulated.then_some(viewer.now),
+            overdue,
+        )
+    ));
     let cache = [
         (header::ETAG, etag.clone()),
         (header::CACHE_CONTROL, "private, no-cache".to_owned()),
@@ -266,7 +285,7 @@ async fn queue_part(
         StatusCode::OK,
         cache,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
+        pages::queue_table(&viewer, &q, &page).into_string(),
     )
         .into_response()
 }

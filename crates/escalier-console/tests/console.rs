@@ -26,6 +26,8 @@ const INGEST_ONLY: &str = "esk_ingest_only";
 struct Fake {
     revoked: Mutex<HashSet<String>>,
     actions: Mutex<Vec<(String, String, Action)>>,
+    /// Run on a real clock (not simulated), this many seconds past `now()`.
+    real_clock: Mutex<Option<i64>>,
 }
 
 fn principal(token: &str) -> Option<Principal> {
@@ -55,10 +57,11 @@ impl ConsoleModel for Fake {
         self.authenticate(token)
     }
     fn now(&self) -> Timestamp {
-        now()
+        let past = self.real_clock.lock().unwrap().unwrap_or(0);
+        now() + jiff::SignedDuration::from_secs(past)
     }
     fn simulated_clock(&self) -> bool {
-        true
+        self.real_clock.lock().unwrap().is_none()
     }
     fn tickets(&self, f: &BaseFilter, _cap: usize) -> Result<Vec<QueueRow>, ModelError> {
         let rows = vec![
@@ -537,4 +540,32 @@ async fn the_status_page_shows_the_reload_error_with_its_position() {
     let a = send(&h.app, get("/assets/htmx.min.js", None)).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("htmx"));
+}
+
+#[tokio::test]
+async fn on_a_real_clock_the_queue_is_not_modified_until_a_row_breaches() {
+    let h = harness();
+    *h.fake.real_clock.lock().unwrap() = Some(0);
+    let (cookie, _) = sign_in(&h, ADMIN).await;
+    let poll = |etag: Option<String>| {
+        let mut req = get("/queue", Some(&cookie));
+        if let Some(e) = etag {
+            req.headers_mut()
+                .insert(header::IF_NONE_MATCH, e.parse().unwrap());
+        }
+        req
+    };
+    let a = send(&h.app, poll(None)).await;
+    let etag = a.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert!(!a.body.contains("data-now"), "no server time in the table");
+    // Time passes: the countdowns' text changes, the table does not.
+    *h.fake.real_clock.lock().unwrap() = Some(60);
+    let b = send(&h.app, poll(Some(etag.clone()))).await;
+    assert_eq!(b.status, StatusCode::NOT_MODIFIED);
+    // ZD-1 breaches at 16:30: the table changes.
+    *h.fake.real_clock.lock().unwrap() = Some(21 * 60);
+    let c = send(&h.app, poll(Some(etag.clone()))).await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert_ne!(c.headers[header::ETAG].to_str().unwrap(), etag);
+    assert!(c.body.contains(r#"class="sla-breached""#), "{}", c.body);
 }

@@ -411,6 +411,67 @@ impl Store {
         Ok(())
     }
 
+    /// `deliveries` against its index and the outbox: each row listed
+    /// under its state, all, and its ticket at its update time (and nothing
+    /// else in the index); pending, held and retrying deliveries have an
+    /// outbox entry, delivered and failed ones none. Problems in words.
+    pub(crate) fn verify_deliveries(&self) -> Result<Vec<String>, StoreError> {
+        use std::collections::HashSet;
+        let rtx = self.db().begin_read()?;
+        let rows = rtx.open_table(tables::DELIVERIES)?;
+        let index = rtx.open_table(tables::DELIVERY_INDEX)?;
+        let outbox = rtx.open_table(tables::OUTBOX)?;
+        let mut queued = HashSet::new();
+        for row in outbox.iter()? {
+            let (k, _) = row?;
+            queued.insert(k.value().1.to_owned());
+        }
+        let mut expected: HashSet<(String, u64, String)> = HashSet::new();
+        let mut problems = Vec::new();
+        for row in rows.iter()? {
+            let (k, v) = row?;
+            let id = k.value().to_owned();
+            let d = decode_row(v.value())?;
+            let ms = crate::processor::due_ms(d.updated_at);
+            for bucket in [
+                d.state.as_str().to_owned(),
+                ALL_BUCKET.to_owned(),
+                ticket_bucket(&d.ticket_id),
+            ] {
+                expected.insert((bucket, ms, id.clone()));
+            }
+            let open = matches!(
+                d.state,
+                DeliveryState::Pending | DeliveryState::Held | DeliveryState::Retrying
+            );
+            if open != queued.contains(&id) {
+                problems.push(format!(
+                    "delivery {id} is {} but {} in the outbox",
+                    d.state.as_str(),
+                    if open { "not" } else { "still" }
+                ));
+            }
+        }
+        let mut found = 0usize;
+        for row in index.iter()? {
+            let (k, _) = row?;
+            let (bucket, ms, id) = k.value();
+            found += 1;
+            if !expected.contains(&(bucket.to_owned(), ms, id.to_owned())) {
+                problems.push(format!(
+                    "delivery index row ({bucket}, {ms}, {id}) matches no delivery"
+                ));
+            }
+        }
+        if found < expected.len() {
+            problems.push(format!(
+                "delivery index has {found} rows for {} expected",
+                expected.len()
+            ));
+        }
+        Ok(problems)
+    }
+
     /// One delivery's row.
     pub fn delivery(&self, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
         let rtx = self.db().begin_read()?;

@@ -167,6 +167,9 @@ impl Store {
                     .push(format!("ticket {id} has records but is not stored"));
             }
         }
+
+        // Delivery states agree with their index and the outbox.
+        r.problems.extend(self.verify_deliveries()?);
         Ok(r)
     }
 }

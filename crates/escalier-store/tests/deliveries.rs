@@ -132,6 +132,17 @@ fn requests_and_notifications_enter_the_outbox_with_their_delivery_rows() {
     assert_eq!(mine.len(), 2);
     let (other, _) = store.deliveries(None, Some("T-2"), 10, None).unwrap();
     assert!(other.is_empty());
+
+    // `escalier verify` finds the deliveries, their index and the outbox in agreement.
+    let books = escalier_core::Books::empty();
+    let report = store
+        .verify(|t, r| {
+            escalier_core::timers::replay(t.clone(), r, &books)
+                .ok()
+                .or(t)
+        })
+        .unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
 }
 
 #[test]

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use escalier_core::{Reaction, Reactor, Record, Ticket};
+use escalier_lab::replay::{PluginRef, PluginRunner};
+use escalier_lab::sim::SharedReactor;
 use escalier_notify::{NotifyConfig, NotifyReactor, TargetKind, TargetStatus};
 use escalier_plugin::PluginRegistry;
 use escalier_policy::{NOTIFY_FILE, PolicyEngine, PolicyLimits, PolicyRegistry, PolicySet};
@@ -168,11 +171,114 @@ pub fn targets_status(
     json!({"configured": true, "targets": targets, "teams": config.teams})
 }
 
+/// A replay's plugins, then the notification reactor, as the server runs
+/// them after the policies: a backtest of a set with a `notify.toml`
+/// reproduces its `notification.requested` records.
+pub struct ReplayWithNotify {
+    pub plugins: Arc<dyn PluginRunner>,
+    pub notify: Arc<NotifyReactor>,
+}
+
+impl PluginRunner for ReplayWithNotify {
+    fn reactor(&self) -> SharedReactor {
+        Arc::new(Then(self.plugins.reactor(), self.notify.clone()))
+    }
+
+    fn plugins(&self) -> Vec<PluginRef> {
+        self.plugins.plugins()
+    }
+}
+
+/// Two reactors in turn.
+struct Then(SharedReactor, Arc<NotifyReactor>);
+
+impl Reactor for Then {
+    fn wants(&self, event_type: &str) -> bool {
+        self.0.wants(event_type) || self.1.wants(event_type)
+    }
+
+    fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
+        let t = record.event.type_name();
+        if self.0.wants(t) {
+            self.0.react(ticket, record, out);
+        }
+        if self.1.wants(t) {
+            self.1.react(ticket, record, out);
+        }
+    }
+}
+
 /// Log once, at start, the targets that cannot send and why.
 pub fn log_disabled(config: &NotifyConfig, secret_set: &dyn Fn(&str) -> bool) {
     for t in config.targets.values() {
         if let TargetStatus::Disabled(why) = t.status(config, secret_set) {
             tracing::warn!(target = %t.name, kind = t.kind.kind().as_str(), "notification target disabled: {why}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use escalier_core::{ManualClock, Timestamp};
+
+    use super::*;
+
+    /// The repository's example policies directory.
+    fn examples() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+    }
+
+    #[test]
+    fn the_example_targets_load_and_wait_for_their_secrets() {
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let policies = PolicyRegistry::with_engine(
+            examples(),
+            Arc::new(engine(PolicyLimits::default())),
+            Arc::new(ManualClock::new(at)),
+        )
+        .unwrap();
+        let cache = NotifyCache::default();
+        let config = cache.config(&policies.current()).expect("notify.toml");
+        // Every channel the example policies, ladders and approval plugin name.
+        for name in [
+            "duty-manager",
+            "#on-call",
+            "support-team-lead",
+            "team-lead",
+            "director-of-support",
+            "oncall-engineer",
+            "head-of-support",
+            "tier-2-lead",
+        ] {
+            assert!(!config.resolve(name).is_empty(), "{name}");
+        }
+        let status = targets_status(&policies, &cache, &|_| false);
+        assert_eq!(status["configured"], true);
+        for t in status["targets"].as_array().unwrap() {
+            assert_eq!(t["enabled"], false, "{t}");
+            assert!(t["disabled_reason"].is_string(), "{t}");
+        }
+        // With the secrets set, only the email targets wait (no [email] server).
+        let status = targets_status(&policies, &cache, &|_| true);
+        for t in status["targets"].as_array().unwrap() {
+            assert_eq!(t["enabled"], t["kind"] != "email", "{t}");
+        }
+        // No URL in the file: webhook addresses are secrets.
+        let text = std::fs::read_to_string(examples().join("notify.toml")).unwrap();
+        let values: toml::Table = toml::from_str(&text).unwrap();
+        assert!(!values.to_string().contains("hooks."), "{values}");
+    }
+
+    #[test]
+    fn the_signing_secret_is_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, created) = signing_secret(dir.path(), false).unwrap();
+        assert!(created.is_some());
+        let first = first.unwrap();
+        assert!(escalier_webhook::Secret::parse(&first).is_ok());
+        let (again, created) = signing_secret(dir.path(), false).unwrap();
+        assert_eq!((again.as_deref(), created), (Some(first.as_str()), None));
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(signing_secret(other.path(), true).unwrap(), (None, None));
     }
 }

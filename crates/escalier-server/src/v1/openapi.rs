@@ -484,6 +484,7 @@ pub(crate) mod schemas {
                     "approvals": approvals,
                     "checklists": {"type": "array", "items": {"type": "string"}},
                     "notifications": count("`notify` actions taken"),
+                    "paged": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Open PagerDuty incidents: notification target → dedup key (absent when none)"},
                     "policy_errors": count("`policy.error` records"),
                     "plugin_errors": count("`plugin.error` records"),
                     "plugin_state": {

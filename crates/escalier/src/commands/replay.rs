@@ -127,6 +127,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    // The notification reactor runs after the plugins, as in the server.
+    let plugins = match (
+        plugins,
+        crate::notify::NotifyCache::default().reactor(policies.set()),
+    ) {
+        (Some(p), Some(n)) => Some(Arc::new(crate::notify::ReplayWithNotify {
+            plugins: p,
+            notify: Arc::new(n),
+        }) as Arc<dyn PluginRunner>),
+        (p, _) => p,
+    };
     let opts = ReplayOptions {
         plugins,
         from_seq: args.from_seq,

@@ -104,6 +104,24 @@ test("sign in and see the support day's open tickets, soonest breach first", asy
   await shot(page, "queue");
 });
 
+test("the queue refreshes without moving the keyboard focus", async () => {
+  const link = page.getByRole("link", { name: "ZD-2004", exact: true });
+  await link.focus();
+  // Wait for the next poll of the table to finish, whatever it answered.
+  const status = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        document.body.addEventListener(
+          "htmx:afterRequest",
+          (e) => resolve(e.detail.xhr.status),
+          { once: true },
+        );
+      }),
+  );
+  assert.equal(status, 204, "an unchanged table is not sent again");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "ZD-2004");
+});
+
 test("filter the queue by priority and SLA state", async () => {
   await page.getByLabel("Priority").selectOption("urgent");
   await page.getByRole("button", { name: "Apply" }).click();

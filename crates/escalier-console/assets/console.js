@@ -51,5 +51,9 @@
   document.addEventListener("htmx:configRequest", function (e) {
     var m = document.querySelector('meta[name="csrf-token"]');
     if (m) { e.detail.headers["X-CSRF-Token"] = m.getAttribute("content"); }
+    // A poll names the version it shows: unchanged, the server answers 204
+    // and nothing is swapped (focus and scroll stay put).
+    var tag = e.detail.elt && e.detail.elt.getAttribute("data-etag");
+    if (tag) { e.detail.headers["X-If-None-Match"] = tag; }
   });
 })();

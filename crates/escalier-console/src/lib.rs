@@ -247,26 +247,7 @@ async fn queue_part(
         Ok((page, _)) => page,
         Err(e) => return (status_of(&e), e.message).into_response(),
     };
-    // The tag covers what the table shows, not the countdowns' text (the
-    // page's script keeps those live): it changes when a row, the page,
-    // the simulated clock or a row's breached state changes, so a page
-    // polled on a real clock gets 304 while nothing happened.
-    let overdue: Vec<&str> = page
-        .rows
-        .iter()
-        .filter(|r| r.next_breach.is_some_and(|d| d <= viewer.now))
-        .map(|r| r.id.as_str())
-        .collect();
-    let etag = etag(&format!(
-        "{:?}",
-        (
-            &page.rows,
-            (page.total, page.page, page.pages, page.truncated),
-            &q,
-            viewer.simulated.then_some(viewer.now),
-            overdue,
-        )
-    ));
+    let etag = queue::etag(&page, &q, viewer.now, viewer.simulated);
     let cache = [
         (header::ETAG, etag.clone()),
         (header::CACHE_CONTROL, "private, no-cache".to_owned()),
@@ -281,6 +262,13 @@ async fn queue_part(
     if matches {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
+    // The page's own poll names the table it shows (its data-etag): an
+    // unchanged table is answered 204, which htmx does not swap, so focus
+    // and scroll stay where they are.
+    let shown = headers.get("x-if-none-match").and_then(|v| v.to_str().ok());
+    if shown == Some(etag.as_str()) {
+        return (StatusCode::NO_CONTENT, cache).into_response();
+    }
     (
         StatusCode::OK,
         cache,
@@ -288,12 +276,6 @@ async fn queue_part(
         pages::queue_table(&viewer, &q, &page).into_string(),
     )
         .into_response()
-}
-
-fn etag(body: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(body.as_bytes());
-    format!("\"{}\"", session::hex(&d[..16]))
 }
 
 /// A form body: `application/x-www-form-urlencoded`, bounded.

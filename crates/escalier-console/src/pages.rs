@@ -283,6 +283,7 @@ pub fn queue_table(viewer: &Viewer<'_>, q: &QueueQuery, page: &QueuePage) -> Mar
     };
     html! {
         section #queue hx-get=(poll) hx-trigger="every 5s" hx-swap="outerHTML"
+            data-etag=(crate::queue::etag(page, q, viewer.now, viewer.simulated))
             data-now=[viewer.simulated.then(|| viewer.now.to_string())] aria-labelledby="queue-caption" {
             @if page.truncated {
                 p.notice role="status" { "Only the first " (crate::queue::SCAN_CAP) " tickets were read; narrow the filters." }

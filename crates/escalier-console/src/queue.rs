@@ -250,6 +250,33 @@ pub struct QueuePage {
     pub truncated: bool,
 }
 
+/// The queue table's entity tag: it covers what the table shows, not the
+/// countdowns' text (the page's script keeps those live). It changes when
+/// a row, the page, the simulated clock (`simulated_now`) or which rows
+/// are breached changes, so a table polled on a real clock is "not
+/// modified" while nothing happened.
+pub fn etag(page: &QueuePage, q: &QueueQuery, now: Timestamp, simulated_now: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let overdue: Vec<&str> = page
+        .rows
+        .iter()
+        .filter(|r| r.next_breach.is_some_and(|d| d <= now))
+        .map(|r| r.id.as_str())
+        .collect();
+    let key = format!(
+        "{:?}",
+        (
+            &page.rows,
+            (page.total, page.page, page.pages, page.truncated),
+            q,
+            simulated_now.then_some(now),
+            overdue,
+        )
+    );
+    let d = Sha256::digest(key.as_bytes());
+    format!("\"{}\"", crate::session::hex(&d[..16]))
+}
+
 /// Filter, order and page what the model listed.
 pub fn page(mut rows: Vec<QueueRow>, q: &QueueQuery, now: Timestamp, truncated: bool) -> QueuePage {
     rows.retain(|r| q.keeps(r, now));

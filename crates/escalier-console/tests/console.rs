@@ -568,4 +568,16 @@ async fn on_a_real_clock_the_queue_is_not_modified_until_a_row_breaches() {
     assert_eq!(c.status, StatusCode::OK);
     assert_ne!(c.headers[header::ETAG].to_str().unwrap(), etag);
     assert!(c.body.contains(r#"class="sla-breached""#), "{}", c.body);
+    // The page's own poll sends the tag it shows: unchanged is 204.
+    let shown = c.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert!(
+        c.body
+            .contains(&format!("data-etag=\"{}\"", shown.replace('"', "&quot;")))
+    );
+    let mut req = poll(None);
+    req.headers_mut()
+        .insert("x-if-none-match", shown.parse().unwrap());
+    let d = send(&h.app, req).await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT);
+    assert!(d.body.is_empty());
 }

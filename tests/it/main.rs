@@ -16,6 +16,7 @@ mod hardening;
 mod helpdesks;
 mod ingest;
 mod migrate;
+mod notify;
 mod openapi;
 mod plugins;
 mod policies;

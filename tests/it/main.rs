@@ -21,6 +21,7 @@ mod openapi;
 mod plugins;
 mod policies;
 mod replay;
+mod reports;
 mod restart;
 mod standins;
 mod tickets;

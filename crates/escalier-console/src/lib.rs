@@ -23,6 +23,10 @@ pub mod pages;
 pub mod queue;
 pub mod session;
 
+pub mod chart;
+pub mod matrix;
+pub mod reports;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -106,6 +110,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
     Router::new()
         .route("/", get(index))
         .route("/queue", get(queue_part))
+        .route("/matrix", get(matrix::handler))
+        .route("/reports", get(reports::handler))
+        .route("/reports/{table}", get(reports::csv_handler))
         .route("/signin", post(signin))
         .route("/signout", post(signout))
         .route("/tickets/{id}", get(ticket_page))
@@ -214,6 +221,11 @@ async fn load_queue(
     c: &Console,
     q: &QueueQuery,
 ) -> Result<(queue::QueuePage, QueryChoices), ModelError> {
+    let model = c.model.clone();
+    let (query, now) = (q.clone(), c.model.now());
+    if let Some(page) = blocking(move || Ok(model.queue(&query, now))).await? {
+        return page;
+    }
     let model = c.model.clone();
     let base = q.base.clone();
     let rows = blocking(move || model.tickets(&base, queue::SCAN_CAP)).await?;

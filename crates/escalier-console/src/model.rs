@@ -173,6 +173,37 @@ pub trait ConsoleModel: Send + Sync + 'static {
     fn simulated_clock(&self) -> bool;
     /// Tickets matching `filter`, at most `cap` of them.
     fn tickets(&self, filter: &BaseFilter, cap: usize) -> Result<Vec<QueueRow>, ModelError>;
+    /// One page of the queue straight from an index, if the model keeps
+    /// one; `None`: the console lists [`ConsoleModel::tickets`] and
+    /// filters, sorts and pages them itself.
+    fn queue(
+        &self,
+        _q: &crate::queue::QueueQuery,
+        _now: Timestamp,
+    ) -> Option<Result<(crate::queue::QueuePage, crate::queue::QueryChoices), ModelError>> {
+        None
+    }
+    /// Open tickets counted by tier × team and channel × tier (the
+    /// escalation matrix). By default counted from [`ConsoleModel::tickets`].
+    fn matrix(&self) -> Result<crate::matrix::Matrix, ModelError> {
+        let rows = self.tickets(&BaseFilter::default(), crate::queue::SCAN_CAP)?;
+        let mut m = crate::matrix::Matrix {
+            truncated: rows.len() >= crate::queue::SCAN_CAP,
+            ..Default::default()
+        };
+        for r in &rows {
+            m.add(r.tier, r.team.as_deref(), &r.channel, 1);
+        }
+        Ok(m)
+    }
+    /// The figures of `GET /v1/stats?from=&to=` (its JSON; definitions in
+    /// `docs/stats.md`).
+    fn stats(&self, _from: Timestamp, _to: Timestamp) -> Result<Value, ModelError> {
+        Err(ModelError::new(
+            501,
+            "this server does not compute statistics",
+        ))
+    }
     /// One ticket, its timers and its story; `None` if unknown.
     fn ticket(&self, id: &str) -> Result<Option<TicketView>, ModelError>;
     /// The policy set and the plugins.

@@ -20,6 +20,8 @@ use crate::auth::{self, TokenEntry};
 use crate::v1::decisions;
 use crate::{ApiError, AppState};
 
+mod index;
+
 /// The console's view of the server.
 pub struct Model {
     pub state: AppState,
@@ -160,6 +162,11 @@ impl Model {
 }
 
 impl ConsoleModel for Model {
+    fn backtests(&self) -> Option<std::sync::Arc<dyn escalier_console::backtest::BacktestModel>> {
+        let b = self.state.backtests.clone()?;
+        Some(std::sync::Arc::new(crate::backtest::Shared(b)))
+    }
+
     fn authenticate(&self, token: &str) -> Option<Principal> {
         self.state.tokens.check(token).as_ref().map(principal)
     }
@@ -206,6 +213,47 @@ impl ConsoleModel for Model {
                 None => return Ok(out),
             }
         }
+    }
+
+    fn queue(
+        &self,
+        q: &escalier_console::queue::QueueQuery,
+        now: escalier_core::Timestamp,
+    ) -> Option<
+        Result<
+            (
+                escalier_console::queue::QueuePage,
+                escalier_console::queue::QueryChoices,
+            ),
+            ModelError,
+        >,
+    > {
+        index::queue(&self.state, q, now)
+    }
+
+    fn matrix(&self) -> Result<escalier_console::matrix::Matrix, ModelError> {
+        if let Some(m) = index::matrix(&self.state) {
+            return Ok(m);
+        }
+        let cap = escalier_console::queue::SCAN_CAP;
+        let rows = self.tickets(&BaseFilter::default(), cap)?;
+        let mut m = escalier_console::matrix::Matrix {
+            truncated: rows.len() >= cap,
+            ..Default::default()
+        };
+        for r in &rows {
+            m.add(r.tier, r.team.as_deref(), &r.channel, 1);
+        }
+        Ok(m)
+    }
+
+    fn stats(
+        &self,
+        from: escalier_core::Timestamp,
+        to: escalier_core::Timestamp,
+    ) -> Result<serde_json::Value, ModelError> {
+        let s = crate::v1::stats::compute(&self.state, from, to).map_err(store_error)?;
+        Ok(serde_json::to_value(&s).unwrap_or_default())
     }
 
     fn ticket(&self, id: &str) -> Result<Option<TicketView>, ModelError> {

@@ -4,8 +4,9 @@
 //! tier, SLA breaches per SLA, CSAT after escalation vs without. Defaults:
 //! the last 30 days. Definitions: `docs/stats.md`.
 //!
-//! Computed from the ticket projection (itself a fold of the log), reading
-//! every ticket: its cost grows with the number of tickets stored.
+//! Computed from the store's in-memory ticket index (a summary of every
+//! ticket, kept by the processor after each commit), or, while that
+//! index is being built at start, by reading every ticket.
 
 use axum::extract::{RawQuery, State};
 use axum::middleware::from_fn_with_state;
@@ -19,6 +20,9 @@ use crate::auth::{self, Scope};
 use crate::{ApiError, AppState};
 
 pub fn router(st: &AppState) -> Router<AppState> {
+    // The index the figures (and the console's queue) are computed from:
+    // built in the background from now on, fed by the processor.
+    st.store.start_index((st.timers.books)());
     Router::new()
         .route("/v1/stats", get(stats))
         .route_layer(from_fn_with_state(st.guard(Scope::Read), auth::guard))
@@ -80,26 +84,42 @@ async fn stats(
             "`from` must be before `to`",
         ));
     }
-    let store = st.store.clone();
-    let out = tokio::task::spawn_blocking(move || -> Result<_, escalier_store::StoreError> {
-        let mut tickets = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page =
-                store.tickets(&TicketFilter::default(), after.as_deref(), 1000, usize::MAX)?;
-            tickets.extend(
-                page.items
-                    .into_iter()
-                    .filter(|t| t.created_at >= from && t.created_at < to),
-            );
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-        Ok(escalier_core::stats::stats(tickets.iter(), from, to))
-    })
-    .await
-    .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
+    let st2 = st.clone();
+    let out = tokio::task::spawn_blocking(move || compute(&st2, from, to))
+        .await
+        .map_err(|_| ApiError::unavailable("internal", "the request was cancelled"))??;
     Ok(Json(out))
+}
+
+/// The figures for `[from, to)`: from the ticket index when it is ready,
+/// else by reading every ticket (the same function of the same facts).
+pub(crate) fn compute(
+    st: &AppState,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<escalier_core::stats::Stats, escalier_store::StoreError> {
+    if let Some(s) = st.store.index().and_then(|ix| {
+        ix.read(|slots| {
+            escalier_core::stats::from_facts(slots.all().iter().map(|s| &s.facts), from, to)
+        })
+    }) {
+        return Ok(s);
+    }
+    let mut tickets = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page =
+            st.store
+                .tickets(&TicketFilter::default(), after.as_deref(), 1000, usize::MAX)?;
+        tickets.extend(
+            page.items
+                .into_iter()
+                .filter(|t| t.created_at >= from && t.created_at < to),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(escalier_core::stats::stats(tickets.iter(), from, to))
 }

@@ -760,3 +760,41 @@ url = "{}/v2/enqueue"
     assert_eq!(s.records_of("T-1", "delivery.failed").len(), 2);
     assert_no_secret(&s, "T-1", &[NOTIFY_SIGNING_SECRET]);
 }
+
+#[test]
+fn an_smtp_server_refusing_the_login_fails_the_email_without_naming_the_password() {
+    // The relay knows another password: AUTH is refused (535), permanently.
+    let smtp = SmtpStandIn::start(Some(("escalier@example.com", "the-relays-own-password")));
+    let notify = format!(
+        r#"
+[email]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+username = "escalier@example.com"
+password_secret = "smtp_password"
+from = "Escalier <escalier@example.com>"
+
+[targets.duty-manager]
+kind = "email"
+to = ["duty@example.com"]
+"#,
+        port = smtp.port
+    );
+    let policy =
+        "const ON = [\"ticket.created\"];\nnotify(\"duty-manager\", \"VIP ticket waiting\");\n";
+    let (mut s, _conf) = server(&[("notify.toml", &notify), ("vip.rhai", policy)], MONDAY_10);
+    s.set_log_level("debug");
+    s.restart();
+    s.ingest(&created_at("e1", "T-1", MONDAY_10, "high", ""));
+
+    let d = wait_state(&s, "T-1", "duty-manager", "failed");
+    assert_eq!(d["attempts"], 1, "a refused login is not retried: {d}");
+    assert_eq!(d["status"], 535, "{d}");
+    let failed = records_for(&s, "T-1", "delivery.failed", "duty-manager");
+    assert_eq!(failed.len(), 1);
+    let error = failed[0]["event"]["data"]["error"].as_str().unwrap_or("");
+    assert!(error.contains("SMTP 127.0.0.1"), "{error}");
+    assert!(smtp.received().is_empty());
+    assert_no_secret(&s, "T-1", &[SMTP_PASSWORD]);
+}

@@ -116,6 +116,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
         .route("/signin", post(signin))
         .route("/signout", post(signout))
         .route("/tickets/{id}", get(ticket_page))
+        .route("/tickets/{id}/live", get(ticket_live))
         .route("/tickets/{id}/ack", post(ack))
         .route("/tickets/{id}/approvals/{approval}", post(decide))
         .route(
@@ -453,6 +454,46 @@ async fn ticket_page(
         }
     }
     render_ticket(&c, &s, &who, &id, StatusCode::OK, None, notice).await
+}
+
+/// `GET /tickets/{id}/live`: the ticket page's live part (state, history,
+/// clocks, ladders), polled by the page; `204` while the version the page
+/// shows (`X-If-None-Match`) is current, so nothing is swapped.
+async fn ticket_live(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((s, who)) = c.signed_in(&headers) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("HX-Redirect", "/")],
+            "sign in again",
+        )
+            .into_response();
+    };
+    let viewer = c.viewer(&s, &who);
+    let model = c.model.clone();
+    let lookup = id.clone();
+    let v = match blocking(move || model.ticket(&lookup)).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no ticket `{id}`")).into_response(),
+        Err(e) => return (status_of(&e), e.message).into_response(),
+    };
+    let tag = pages::ticket_etag(&v, viewer.now, viewer.simulated, who.allows(Scope::Ingest));
+    let shown = headers.get("x-if-none-match").and_then(|h| h.to_str().ok());
+    if shown == Some(tag.as_str()) {
+        return (StatusCode::NO_CONTENT, [(header::ETAG, tag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::ETAG, tag),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+        ],
+        pages::ticket_live(&viewer, &v).into_string(),
+    )
+        .into_response()
 }
 
 async fn render_ticket(

@@ -367,84 +367,7 @@ pub fn ticket(
             (error_box(error))
             (notice_box(notice))
             @if !can_act { p.readonly { "Your token has the read scope only: you can see this ticket but not act on it." } }
-            section aria-labelledby="state-h" {
-                h2 #state-h { "State" }
-                dl.state {
-                    dt { "Status" } dd { (text(&t["status"])) }
-                    dt { "Priority" } dd { (text(&t["priority"])) }
-                    dt { "Tier" } dd { (text(&t["tier"])) }
-                    dt { "Team" } dd { (text(&t["team"])) }
-                    dt { "Agent" } dd { (text(&t["agent"])) }
-                    dt { "Channel" } dd { (text(&t["channel"])) }
-                    dt { "Requester" } dd { (requester(&t["requester"])) }
-                    dt { "Created" } dd { (when(&t["created_at"])) }
-                    dt { "Updated" } dd { (when(&t["updated_at"])) }
-                    dt { "Policy version" } dd { code { (text(&t["policy_version"])) } }
-                }
-            }
-            section aria-labelledby="tiers-h" {
-                h2 #tiers-h { "Tier history" }
-                @let steps = t["escalations"].as_array().cloned().unwrap_or_default();
-                @let routes = t["routes"].as_array().cloned().unwrap_or_default();
-                @if steps.is_empty() && routes.is_empty() { p { "Never escalated." } }
-                ol.history {
-                    @for s in &steps {
-                        li { (when(&s["at"])) ": tier " (text(&s["from"])) " → " strong { "tier " (text(&s["to"])) }
-                            " — " (text(&s["reason"])) " (by " code { (text(&s["by"])) } ")" }
-                    }
-                    @for s in &routes {
-                        li { (when(&s["at"])) ": team " (text(&s["from"])) " → " strong { (text(&s["to"])) }
-                            " — " (text(&s["reason"])) " (by " code { (text(&s["by"])) } ")" }
-                    }
-                }
-            }
-            section aria-labelledby="clocks-h" {
-                h2 #clocks-h { "SLA clocks" }
-                p { "SLA policy: " (text(&v.timers["sla"])) }
-                @let clocks = v.timers["clocks"].as_array().cloned().unwrap_or_default();
-                @if clocks.is_empty() { p { "No clock." } } @else {
-                    div.scroll { table {
-                        thead { tr { th scope="col" { "Clock" } th scope="col" { "Target" } th scope="col" { "Elapsed" }
-                            th scope="col" { "State" } th scope="col" { "Remaining" } } }
-                        tbody { @for c in &clocks { tr class=[c["breached"].as_bool().filter(|b| *b).map(|_| "sla-breached")] {
-                            th scope="row" { (text(&c["clock"])) @if c["cycle"].as_u64().unwrap_or(0) > 1 { " (cycle " (text(&c["cycle"])) ")" } }
-                            td { (dur(&c["target"])) }
-                            td { (dur(&c["elapsed"])) }
-                            td { (text(&c["state"])) @if c["breached"].as_bool() == Some(true) { " · " strong.breached { "breached" } } @else if c["warned"].as_bool() == Some(true) { " · warned" } }
-                            td {
-                                @if let Some(due) = c["due"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) {
-                                    @if c["state"] == "running" { (countdown(due, viewer.now)) } @else { (dur(&c["remaining"])) }
-                                } @else if c["state"] == "paused" { span.paused { "paused, " (dur(&c["remaining"])) " left" } }
-                                @else { (dur(&c["remaining"])) }
-                            }
-                        } } }
-                    } }
-                }
-            }
-            section aria-labelledby="ladders-h" {
-                h2 #ladders-h { "Escalation ladders" }
-                @let ladders = v.timers["ladders"].as_array().cloned().unwrap_or_default();
-                @if ladders.is_empty() { p { "No ladder ran." } }
-                @for l in &ladders {
-                    div.card data-ladder=(text(&l["ladder"])) {
-                        h3 { (text(&l["ladder"])) " (run " (text(&l["run"])) ")" }
-                        p { "State: " strong { (text(&l["state"])) } " · level " (text(&l["level"])) " of " (text(&l["levels"]))
-                            @if l["repeat"].as_u64().unwrap_or(0) > 0 { " · cycle " (text(&l["cycle"])) " of " (text(&l["repeat"])) }
-                            " · started " (when(&l["started_at"])) }
-                        p { "Why: " (text(&l["reason"])) }
-                        @if let Some(at) = l["next"]["at"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) {
-                            p { "Next: " (text(&l["next"]["kind"])) " to level " (text(&l["next"]["level"])) " " (countdown(at, viewer.now)) }
-                        }
-                        @if can_act && l["state"] == "running" {
-                            form method="post" action=(format!("{base}/ack")) {
-                                input type="hidden" name="csrf" value=(viewer.csrf);
-                                input type="hidden" name="ladder" value=(text(&l["ladder"]));
-                                button type="submit" { "Acknowledge" }
-                            }
-                        }
-                    }
-                }
-            }
+            (ticket_live(viewer, v))
             section aria-labelledby="approvals-h" {
                 h2 #approvals-h { "Approvals" }
                 @let approvals = t["approvals"].as_array().cloned().unwrap_or_default();
@@ -509,6 +432,130 @@ pub fn ticket(
             }
         },
     )
+}
+
+/// The parts of a ticket page that change as time passes or others act
+/// (state, history, clocks, ladders): polled by the page every 10 s, and
+/// swapped only when changed (see [`ticket_etag`]).
+pub fn ticket_live(viewer: &Viewer<'_>, v: &TicketView) -> Markup {
+    let t = &v.ticket;
+    let id = t["id"].as_str().unwrap_or_default();
+    let can_act = viewer.who.allows(Scope::Ingest);
+    let base = format!("/tickets/{}", seg(id));
+    html! {
+        div #live hx-get=(format!("{base}/live")) hx-trigger="every 10s" hx-swap="outerHTML"
+            data-etag=(ticket_etag(v, viewer.now, viewer.simulated, can_act))
+            data-now=[viewer.simulated.then(|| viewer.now.to_string())] {
+                section aria-labelledby="state-h" {
+                    h2 #state-h { "State" }
+                    dl.state {
+                        dt { "Status" } dd { (text(&t["status"])) }
+                        dt { "Priority" } dd { (text(&t["priority"])) }
+                        dt { "Tier" } dd { (text(&t["tier"])) }
+                        dt { "Team" } dd { (text(&t["team"])) }
+                        dt { "Agent" } dd { (text(&t["agent"])) }
+                        dt { "Channel" } dd { (text(&t["channel"])) }
+                        dt { "Requester" } dd { (requester(&t["requester"])) }
+                        dt { "Created" } dd { (when(&t["created_at"])) }
+                        dt { "Updated" } dd { (when(&t["updated_at"])) }
+                        dt { "Policy version" } dd { code { (text(&t["policy_version"])) } }
+                    }
+                }
+                section aria-labelledby="tiers-h" {
+                    h2 #tiers-h { "Tier history" }
+                    @let steps = t["escalations"].as_array().cloned().unwrap_or_default();
+                    @let routes = t["routes"].as_array().cloned().unwrap_or_default();
+                    @if steps.is_empty() && routes.is_empty() { p { "Never escalated." } }
+                    ol.history {
+                        @for s in &steps {
+                            li { (when(&s["at"])) ": tier " (text(&s["from"])) " → " strong { "tier " (text(&s["to"])) }
+                                " — " (text(&s["reason"])) " (by " code { (text(&s["by"])) } ")" }
+                        }
+                        @for s in &routes {
+                            li { (when(&s["at"])) ": team " (text(&s["from"])) " → " strong { (text(&s["to"])) }
+                                " — " (text(&s["reason"])) " (by " code { (text(&s["by"])) } ")" }
+                        }
+                    }
+                }
+                section aria-labelledby="clocks-h" {
+                    h2 #clocks-h { "SLA clocks" }
+                    p { "SLA policy: " (text(&v.timers["sla"])) }
+                    @let clocks = v.timers["clocks"].as_array().cloned().unwrap_or_default();
+                    @if clocks.is_empty() { p { "No clock." } } @else {
+                        div.scroll { table {
+                            thead { tr { th scope="col" { "Clock" } th scope="col" { "Target" } th scope="col" { "Elapsed" }
+                                th scope="col" { "State" } th scope="col" { "Remaining" } } }
+                            tbody { @for c in &clocks { tr class=[c["breached"].as_bool().filter(|b| *b).map(|_| "sla-breached")] {
+                                th scope="row" { (text(&c["clock"])) @if c["cycle"].as_u64().unwrap_or(0) > 1 { " (cycle " (text(&c["cycle"])) ")" } }
+                                td { (dur(&c["target"])) }
+                                td { (dur(&c["elapsed"])) }
+                                td { (text(&c["state"])) @if c["breached"].as_bool() == Some(true) { " · " strong.breached { "breached" } } @else if c["warned"].as_bool() == Some(true) { " · warned" } }
+                                td {
+                                    @if let Some(due) = c["due"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) {
+                                        @if c["state"] == "running" { (countdown(due, viewer.now)) } @else { (dur(&c["remaining"])) }
+                                    } @else if c["state"] == "paused" { span.paused { "paused, " (dur(&c["remaining"])) " left" } }
+                                    @else { (dur(&c["remaining"])) }
+                                }
+                            } } }
+                        } }
+                    }
+                }
+                section aria-labelledby="ladders-h" {
+                    h2 #ladders-h { "Escalation ladders" }
+                    @let ladders = v.timers["ladders"].as_array().cloned().unwrap_or_default();
+                    @if ladders.is_empty() { p { "No ladder ran." } }
+                    @for l in &ladders {
+                        div.card data-ladder=(text(&l["ladder"])) {
+                            h3 { (text(&l["ladder"])) " (run " (text(&l["run"])) ")" }
+                            p { "State: " strong { (text(&l["state"])) } " · level " (text(&l["level"])) " of " (text(&l["levels"]))
+                                @if l["repeat"].as_u64().unwrap_or(0) > 0 { " · cycle " (text(&l["cycle"])) " of " (text(&l["repeat"])) }
+                                " · started " (when(&l["started_at"])) }
+                            p { "Why: " (text(&l["reason"])) }
+                            @if let Some(at) = l["next"]["at"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) {
+                                p { "Next: " (text(&l["next"]["kind"])) " to level " (text(&l["next"]["level"])) " " (countdown(at, viewer.now)) }
+                            }
+                            @if can_act && l["state"] == "running" {
+                                form method="post" action=(format!("{base}/ack")) {
+                                    input type="hidden" name="csrf" value=(viewer.csrf);
+                                    input type="hidden" name="ladder" value=(text(&l["ladder"]));
+                                    button type="submit" { "Acknowledge" }
+                                }
+                            }
+                        }
+                    }
+                }
+        }
+    }
+}
+
+/// The live part's entity tag: the ticket, its clocks and ladders (not
+/// the elapsed and remaining times, which the countdowns keep live), which
+/// clocks are overdue, the simulated clock, and whether the viewer may act.
+pub fn ticket_etag(v: &TicketView, now: Timestamp, simulated_now: bool, can_act: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let mut timers = v.timers.clone();
+    let mut overdue = Vec::new();
+    if let Some(clocks) = timers["clocks"].as_array_mut() {
+        for c in clocks {
+            if let Some(due) = c["due"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) {
+                overdue.push(due <= now);
+            }
+            if let Some(m) = c.as_object_mut() {
+                m.remove("elapsed");
+                m.remove("remaining");
+            }
+        }
+    }
+    let key = format!(
+        "{}|{}|{:?}|{:?}|{}",
+        v.ticket,
+        timers,
+        overdue,
+        simulated_now.then_some(now),
+        can_act
+    );
+    let d = Sha256::digest(key.as_bytes());
+    format!("\"{}\"", crate::session::hex(&d[..16]))
 }
 
 fn requester(r: &Value) -> String {

@@ -581,3 +581,38 @@ async fn on_a_real_clock_the_queue_is_not_modified_until_a_row_breaches() {
     assert_eq!(d.status, StatusCode::NO_CONTENT);
     assert!(d.body.is_empty());
 }
+
+#[tokio::test]
+async fn the_ticket_page_polls_its_live_part_and_gets_204_while_unchanged() {
+    let h = harness();
+    let (cookie, _) = sign_in(&h, READER).await;
+    let page = send(&h.app, get("/tickets/ZD-1", Some(&cookie))).await;
+    assert!(page.body.contains(r#"hx-get="/tickets/ZD-1/live""#));
+    let tag = page
+        .body
+        .split(r#"<div id="live""#)
+        .nth(1)
+        .and_then(|s| s.split(r#"data-etag=""#).nth(1))
+        .and_then(|s| s.split('"').next())
+        .expect("the live part carries its tag")
+        .replace("&quot;", "\"");
+    let a = send(&h.app, get("/tickets/ZD-1/live", Some(&cookie))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.starts_with(r#"<div id="live""#));
+    assert!(a.body.contains("first_reply") && !a.body.contains("Timeline"));
+    assert_eq!(a.headers[header::ETAG].to_str().unwrap(), tag);
+    let mut req = get("/tickets/ZD-1/live", Some(&cookie));
+    req.headers_mut()
+        .insert("x-if-none-match", tag.parse().unwrap());
+    assert_eq!(send(&h.app, req).await.status, StatusCode::NO_CONTENT);
+    // Past the clock's due time the part changes.
+    *h.fake.real_clock.lock().unwrap() = Some(21 * 60);
+    let mut req = get("/tickets/ZD-1/live", Some(&cookie));
+    req.headers_mut()
+        .insert("x-if-none-match", tag.parse().unwrap());
+    assert_eq!(send(&h.app, req).await.status, StatusCode::OK);
+    let a = send(&h.app, get("/tickets/ZD-9/live", Some(&cookie))).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = send(&h.app, get("/tickets/ZD-1/live", None)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}

@@ -8,6 +8,11 @@
 //! them, one event per request (the hardest case for ingest), or batches
 //! with `--batch`. Every request is signed like a real sender would.
 //!
+//! With `--source zendesk` the clients play Zendesk instead: they send
+//! event-subscription webhooks (`zen:event-type:ticket.*`), signed as
+//! Zendesk signs them, to `POST /v1/sources/zendesk`, so the adapter
+//! plugin's cost shows beside the native path's.
+//!
 //! Run it against a release build; `scripts/loadbench` does the set-up.
 
 use std::sync::Arc;
@@ -57,6 +62,18 @@ struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Send a help desk's own webhooks through its adapter instead of
+    /// Escalier events: `zendesk` (needs the adapter loaded).
+    #[arg(long, value_parser = ["zendesk"])]
+    source: Option<String>,
+    /// The Zendesk webhook signing secret the adapter checks.
+    #[arg(
+        long,
+        env = "ESCALIER_SECRET_ZENDESK_WEBHOOK_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    zendesk_secret: String,
 }
 
 fn humantime_like(s: &str) -> Result<Duration, String> {
@@ -77,6 +94,8 @@ struct Shared {
     addr: String,
     run: String,
     batch: usize,
+    /// `Some(secret)`: send Zendesk webhooks to `/v1/sources/zendesk`.
+    zendesk: Option<Vec<u8>>,
     measuring: std::sync::atomic::AtomicBool,
     stop: std::sync::atomic::AtomicBool,
     events: AtomicU64,
@@ -106,6 +125,16 @@ async fn main() -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| format!("{:08x}", rand::random::<u32>())),
         batch: args.batch.max(1),
+        zendesk: match args.source.as_deref() {
+            Some("zendesk") => {
+                anyhow::ensure!(
+                    !args.zendesk_secret.is_empty(),
+                    "--source zendesk needs --zendesk-secret (or ESCALIER_SECRET_ZENDESK_WEBHOOK_SECRET)"
+                );
+                Some(args.zendesk_secret.clone().into_bytes())
+            }
+            _ => None,
+        },
         measuring: false.into(),
         stop: false.into(),
         events: 0.into(),
@@ -148,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
+                "path": if shared.zendesk.is_some() { "/v1/sources/zendesk" } else { "/v1/events" },
                 "clients": args.clients, "batch": args.batch, "seconds": elapsed.as_secs_f64(),
                 "events": events, "events_per_sec": rate, "requests": hist.len(),
                 "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": hist.max() as f64 / 1000.0,
@@ -157,7 +187,12 @@ async fn main() -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "clients {}  batch {}  measured {:.1}s",
+            "path {}  clients {}  batch {}  measured {:.1}s",
+            if shared.zendesk.is_some() {
+                "/v1/sources/zendesk"
+            } else {
+                "/v1/events"
+            },
             args.clients,
             args.batch,
             elapsed.as_secs_f64()
@@ -234,31 +269,55 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
     let mut sender = connect(&shared.addr).await?;
     let mut n: u64 = 0;
     let mut tickets: Vec<String> = Vec::new();
+    let per_request = if shared.zendesk.is_some() {
+        1
+    } else {
+        shared.batch as u64
+    };
     while !shared.stop.load(Ordering::Relaxed) {
-        let mut events = Vec::with_capacity(shared.batch);
-        for _ in 0..shared.batch {
+        let body = if shared.zendesk.is_some() {
+            // A help desk sends one event per webhook.
             n += 1;
-            events.push(next_event(&shared.run, c, n, &mut tickets));
-        }
-        let body = if shared.batch == 1 {
-            events.pop().unwrap_or_default()
+            zendesk_event(&shared.run, c, n, &mut tickets)
         } else {
-            format!("[{}]", events.join(","))
+            let mut events = Vec::with_capacity(shared.batch);
+            for _ in 0..shared.batch {
+                n += 1;
+                events.push(next_event(&shared.run, c, n, &mut tickets));
+            }
+            if shared.batch == 1 {
+                events.pop().unwrap_or_default()
+            } else {
+                format!("[{}]", events.join(","))
+            }
         };
         let id = format!("msg_{}_{c}_{n}", shared.run);
         let body = Bytes::from(body);
         // A throttled request is sent again after its Retry-After, with a
         // fresh timestamp and signature, as a well-behaved sender does.
         loop {
-            let ts = jiff::Timestamp::now().as_second();
-            let sig = shared.secret.sign(&id, ts, &body);
-            let req = hyper::Request::post("/v1/events")
-                .header("host", &shared.host)
-                .header("content-type", "application/json")
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sig)
-                .body(Full::new(body.clone()))?;
+            let req = match &shared.zendesk {
+                Some(key) => {
+                    let ts = jiff::Timestamp::now().to_string();
+                    hyper::Request::post("/v1/sources/zendesk")
+                        .header("host", &shared.host)
+                        .header("content-type", "application/json")
+                        .header("x-zendesk-webhook-signature", zendesk_sign(key, &ts, &body))
+                        .header("x-zendesk-webhook-signature-timestamp", ts)
+                        .body(Full::new(body.clone()))?
+                }
+                None => {
+                    let ts = jiff::Timestamp::now().as_second();
+                    let sig = shared.secret.sign(&id, ts, &body);
+                    hyper::Request::post("/v1/events")
+                        .header("host", &shared.host)
+                        .header("content-type", "application/json")
+                        .header("webhook-id", &id)
+                        .header("webhook-timestamp", ts.to_string())
+                        .header("webhook-signature", sig)
+                        .body(Full::new(body.clone()))?
+                }
+            };
             let started = Instant::now();
             let resp = sender.send_request(req).await?;
             let status = resp.status().as_u16();
@@ -275,7 +334,7 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
                     hist.record(micros.max(1))?;
                     shared
                         .events
-                        .fetch_add(shared.batch as u64, Ordering::Relaxed);
+                        .fetch_add(per_request, Ordering::Relaxed);
                 } else if throttled {
                     shared.throttled.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -329,4 +388,64 @@ fn next_event(run: &str, c: usize, n: u64, tickets: &mut Vec<String>) -> String 
             r#"{{"id":"{id}","type":"status.changed","ticket_id":"{t}","occurred_at":"{at}","data":{{"status":"open"}}}}"#
         ),
     }
+}
+
+/// `X-Zendesk-Webhook-Signature`: base64 of HMAC-SHA256 over the timestamp
+/// text followed by the body.
+fn zendesk_sign(key: &[u8], ts: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(ts.as_bytes());
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The next Zendesk event-subscription delivery for client `c`: the same
+/// mix as [`next_event`] (one ticket created in eight, then comments,
+/// status and priority changes), shaped like Zendesk's documented examples.
+fn zendesk_event(run: &str, c: usize, n: u64, tickets: &mut Vec<String>) -> String {
+    let at = jiff::Timestamp::now();
+    let new_ticket = tickets.is_empty() || n % 8 == 1;
+    if new_ticket {
+        // Zendesk ticket ids are numbers: client, run-local counter.
+        tickets.push(format!("{}{:04}{:09}", 1 + run.len() % 9, c, n));
+        if tickets.len() > 50 {
+            tickets.remove(0);
+        }
+    }
+    let t = if new_ticket {
+        tickets[tickets.len() - 1].clone()
+    } else {
+        tickets[(n as usize * 7) % tickets.len()].clone()
+    };
+    let prio = ["LOW", "NORMAL", "NORMAL", "HIGH", "URGENT"][(n as usize / 8 + c) % 5];
+    let (kind, event) = if new_ticket {
+        ("ticket.created", String::new())
+    } else {
+        match n % 8 {
+            2 | 5 | 3 | 6 => {
+                let staff = n % 8 >= 3 && n % 8 != 5;
+                (
+                    "ticket.comment_added",
+                    format!(
+                        r#","comment":{{"id":"{n}{c}","body":"Any news? I need this fixed before the end of the month.","is_public":true,"author":{{"id":"90{c}","is_staff":{staff},"name":"Dana"}}}}"#
+                    ),
+                )
+            }
+            4 => (
+                "ticket.priority_changed",
+                r#","current":"HIGH","previous":"NORMAL""#.to_owned(),
+            ),
+            _ => (
+                "ticket.status_changed",
+                r#","current":"OPEN","previous":"NEW""#.to_owned(),
+            ),
+        }
+    };
+    format!(
+        r#"{{"account_id":22129848,"detail":{{"actor_id":"90{c}","assignee_id":null,"created_at":"{at}","description":"Since the last update my invoice for March is wrong and the export fails.","group_id":null,"id":"{t}","is_public":true,"priority":"{prio}","requester_id":"90{c}","status":"OPEN","subject":"Invoice shows the wrong amount","tags":["billing"],"type":"INCIDENT","updated_at":"{at}","via":{{"channel":"web_form"}}}},"event":{{"meta":{{"sequence":{{"id":"S{run}{c}{n}","position":1,"total":1}}}}{event}}},"id":"{run}-{c}-{n}","subject":"zen:ticket:{t}","time":"{at}","type":"zen:event-type:{kind}","zendesk_event_version":"2022-11-06"}}"#
+    )
 }

@@ -19,6 +19,8 @@
 //! - [`v1::stats`]: `GET /v1/stats`.
 //! - [`v1::migrate`]: `POST /v1/admin/migrate` (pinned policy versions).
 //! - [`v1::plugins`]: `GET /v1/plugins`, adapter sources, plugin commands.
+//! - [`v1::backtests`]: `POST /v1/backtests`, `GET /v1/backtests/{id}`
+//!   (runs of [`backtest`]: the candidate policies replayed over the log).
 //! - [`v1::openapi`]: `GET /v1/openapi.json`, the OpenAPI 3.1 document.
 //! - [`ops`]: `/healthz`, `/metrics`.
 //! - [`console`]: the operator console's model (the pages are the
@@ -29,6 +31,7 @@
 //!   idle timeout, head size, connection cap).
 
 pub mod auth;
+pub mod backtest;
 pub mod conn;
 pub mod console;
 pub mod error;
@@ -133,6 +136,9 @@ pub struct AppState {
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
     /// The operator console's sessions; `None` serves no console.
     pub console: Option<escalier_console::SessionConfig>,
+    /// Backtests of `policies.candidate_dir` (`/v1/backtests`, the
+    /// console's `/backtest`); `None`: none are run.
+    pub backtests: Option<Arc<backtest::Backtests>>,
 }
 
 impl AppState {
@@ -189,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::migrate::router(&state))
         .merge(v1::stats::router(&state))
         .merge(v1::deliveries::router(&state))
+        .merge(v1::backtests::router(&state))
         .merge(v1::openapi::router(&state))
         .merge(ops::router(&state))
         .fallback(|| async { ApiError::not_found("route", "no such endpoint; see docs/api.md") })

@@ -2,6 +2,7 @@
 //! request/response shapes and `router()`.
 
 pub mod admin;
+pub mod backtests;
 pub mod decisions;
 pub mod deliveries;
 pub mod events;

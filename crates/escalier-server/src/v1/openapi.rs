@@ -59,6 +59,8 @@ pub fn router(_st: &AppState) -> Router<AppState> {
         super::policies::status,
         super::stats::stats,
         super::deliveries::list,
+        super::backtests::start,
+        super::backtests::one,
         super::admin::now,
         super::admin::move_clock,
         super::migrate::migrate,

@@ -128,6 +128,10 @@ pub struct PoliciesConfig {
     pub pin: crate::reactors::Pin,
     /// Bounds for one policy run; see `escalier_policy::PolicyLimits`.
     pub limits: escalier_policy::PolicyLimits,
+    /// A candidate policy directory the console's backtest page and
+    /// `POST /v1/backtests` replay over the stored log; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -159,6 +163,7 @@ const ENV: &[(&str, &str)] = &[
     ("ESCALIER_WEBHOOK_SECRET", "webhook.secrets"),
     ("ESCALIER_API_TOKEN", "api.token"),
     ("ESCALIER_POLICIES", "policies.dir"),
+    ("ESCALIER_CANDIDATE_POLICIES", "policies.candidate_dir"),
     ("ESCALIER_PLUGINS", "plugins.dir"),
     ("ESCALIER_PLUGIN_CACHE", "plugins.cache_dir"),
     ("ESCALIER_LOG", "log.level"),

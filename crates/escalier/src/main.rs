@@ -1,6 +1,7 @@
 //! The `escalier` binary: parses the command line and hands off to one
 //! module per subcommand. Library crates do the work; this is glue.
 
+mod backtest;
 mod commands;
 mod config;
 mod fold;

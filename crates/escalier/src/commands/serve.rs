@@ -316,6 +316,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
                 cfg.console.absolute_timeout,
             )
         }),
+        backtests: Some(crate::backtest::service(&cfg, store.clone(), clock.clone())),
     };
     let events = store.input_count()?;
     tracing::info!(

@@ -18,6 +18,7 @@
 //! without the CSRF token is refused with `403`. Scopes: `read` sees,
 //! `ingest` acts on tickets, `admin` does everything.
 
+pub mod backtest;
 pub mod model;
 pub mod pages;
 pub mod queue;
@@ -124,6 +125,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
             post(tick),
         )
         .route("/policies", get(status_page))
+        .route("/backtest", get(backtest::page_get).post(backtest::start))
+        .route("/backtest/run", get(backtest::run_part))
         .route("/assets/{name}", get(asset))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(console)

@@ -217,4 +217,8 @@ pub trait ConsoleModel: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<u64, ModelError>>;
     /// Wait (bounded) until the processor has applied `seq`.
     fn wait_processed(&self, seq: u64) -> BoxFuture<'_, bool>;
+    /// The server's backtests (`/backtest`); `None`: none are run.
+    fn backtests(&self) -> Option<std::sync::Arc<dyn crate::backtest::BacktestModel>> {
+        None
+    }
 }

@@ -117,6 +117,7 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: Mar
                             ul {
                                 li { a href="/" aria-current=[(current == "queue").then_some("page")] { "Queue" } }
                                 li { a href="/policies" aria-current=[(current == "policies").then_some("page")] { "Policies & plugins" } }
+                                li { a href="/backtest" aria-current=[(current == "backtest").then_some("page")] { "Backtest" } }
                             }
                         }
                         div.who {

@@ -7,6 +7,7 @@
 mod util;
 
 mod auth;
+mod backtest;
 mod cli;
 mod clocks;
 mod console;

@@ -35,8 +35,10 @@ fn support_day() {
     };
     send("175 stored, 0 duplicate");
     send("0 stored, 175 duplicate");
+    // The 175 events, and the outbox's records of notifications to the
+    // example targets, which fail until their secrets are set.
     let last = s.committed();
-    assert_eq!(last, 175);
+    assert!(last >= 175, "{last}");
 
     let page = s.get(&format!("/v1/tickets?limit=100&wait_for_seq={last}"));
     let tickets: BTreeMap<String, Value> = page.body["tickets"]

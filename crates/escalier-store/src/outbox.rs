@@ -370,7 +370,7 @@ impl Store {
                 row.state = s.state;
                 row.attempts = s.entry.attempts;
                 row.next_at = s.retry_at;
-                row.status = s.status.or(row.status);
+                row.status = s.status;
                 row.reason = s.reason.clone();
                 row.updated_at = s.at.max(row.updated_at);
                 put_delivery(&mut rows, &mut index, old.as_ref(), &row)?;

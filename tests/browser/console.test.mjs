@@ -290,6 +290,25 @@ test("a broken policy's error is shown with file:line:col", async () => {
   await shot(page, "policies");
 });
 
+test("run a backtest of the candidate policies and see its diff", async () => {
+  await page.goto(`${URL}/backtest`);
+  await page.getByLabel("From (UTC day)").fill("2026-03-01");
+  await page.getByLabel("To (UTC day, included)").fill("2026-03-09");
+  await page.getByRole("button", { name: "Run backtest" }).click();
+  // The run's part of the page polls itself until the run is done.
+  const totals = page.locator("#backtest-totals");
+  await totals.waitFor({ timeout: 60000 });
+  const differ = Number(/(\d+) tickets differ/.exec(await totals.textContent())[1]);
+  assert.ok(differ > 0, await totals.textContent());
+  assert.match(await page.locator("main").textContent(), /action\.escalate/);
+  await shot(page, "backtest");
+  const link = page.locator(".ticket-diff h4 a").first();
+  const href = await link.getAttribute("href");
+  assert.match(href, /^\/tickets\//);
+  await link.click();
+  await page.waitForURL(`${URL}${href}`);
+});
+
 test("sign out", async () => {
   await page.goto(`${URL}/`);
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -212,7 +212,7 @@ impl Reactor for Then {
 pub fn log_disabled(config: &NotifyConfig, secret_set: &dyn Fn(&str) -> bool) {
     for t in config.targets.values() {
         if let TargetStatus::Disabled(why) = t.status(config, secret_set) {
-            tracing::warn!(target = %t.name, kind = t.kind.kind().as_str(), "notification target disabled: {why}");
+            tracing::info!(target = %t.name, kind = t.kind.kind().as_str(), "notification target disabled: {why}");
         }
     }
 }

@@ -203,6 +203,14 @@ impl Backtests {
         Ok(self.view(&run, false))
     }
 
+    /// Cancel every run (at shutdown: a run stops at its next record).
+    pub fn cancel_all(&self) {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        for r in &runs.kept {
+            r.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// A run by id (`None`: the latest), with its report when done.
     pub fn get(&self, id: Option<&str>) -> Option<Value> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -464,6 +472,24 @@ mod tests {
         assert_eq!(second["state"], "done", "{second}");
         assert_eq!(second["differs"], false, "{second}");
         assert_eq!(b.get(None).unwrap()["id"], second["id"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutting_down_cancels_the_run_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = Mutex::new(wait);
+        let load: Loader = Arc::new(move |d: &Path| {
+            let _ = wait.lock().unwrap().recv();
+            empty_set(d)
+        });
+        let b = backtests(dir.path(), load, true);
+        let (from, to) = default_period(Timestamp::now());
+        let run = b.start("lead", from, to).unwrap();
+        b.cancel_all();
+        release.send(()).unwrap();
+        let run = over(&b, run["id"].as_str().unwrap()).await;
+        assert_eq!(run["state"], "cancelled", "{run}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

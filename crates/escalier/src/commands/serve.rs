@@ -245,6 +245,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         .with_context(|| format!("listening on {}", cfg.server.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
     let status_policies = policies.clone();
+    let backtests = crate::backtest::service(&cfg, store.clone(), clock.clone());
     let state = AppState {
         store: store.clone(),
         writer,
@@ -316,7 +317,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
                 cfg.console.absolute_timeout,
             )
         }),
-        backtests: Some(crate::backtest::service(&cfg, store.clone(), clock.clone())),
+        backtests: Some(backtests.clone()),
     };
     let events = store.input_count()?;
     tracing::info!(
@@ -330,6 +331,8 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     println!("escalier listening on http://{addr}");
 
     escalier_server::serve(listener, state, shutdown_signal()).await?;
+    // A backtest in progress stops at its next record.
+    backtests.cancel_all();
     tracing::info!(
         "HTTP stopped; draining the outbox worker, the scheduler, the writer and the processor"
     );

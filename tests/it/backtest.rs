@@ -209,3 +209,56 @@ fn backtest_of_the_candidate_dir_diffs_each_ticket_over_the_api_and_in_the_conso
     assert_eq!(s.get("/v1/backtests/latest").body["id"], id2.as_str());
     assert_eq!(s.get("/v1/backtests/bt-99").status, 404);
 }
+
+#[test]
+fn backtesting_the_example_set_against_itself_shows_no_difference() {
+    // The example policies, SLA, ladders and notify.toml, live and as the
+    // candidate: the backtest runs the same reactors as the server
+    // (policies, plugins, notifications), so nothing differs.
+    let mut s = Server::start_with_examples();
+    copy_dir(&s.policies_dir(), &s.dir.path().join("candidate"));
+    std::fs::write(
+        s.dir.path().join("escalier.toml"),
+        "[policies]\ncandidate_dir = \"candidate\"\n",
+    )
+    .unwrap();
+    s.restart();
+    let sent = std::process::Command::new(env!("CARGO_BIN_EXE_escalier"))
+        .args(["send", "--quiet", "--url"])
+        .arg(s.url("/v1/events"))
+        .arg(repo().join("examples/support-day/events.json"))
+        .env("ESCALIER_WEBHOOK_SECRET", SECRET)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let last = s.committed();
+    let _ = s.get(&format!("/v1/tickets?limit=1&wait_for_seq={last}"));
+
+    let r = s.post_json("/v1/backtests", Some(TOKEN), "{}");
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let run = finished(&s, r.body["id"].as_str().unwrap());
+    assert_eq!(run["state"], "done", "{run}");
+    let report = &run["report"];
+    assert!(
+        report["counts"]["inputs"].as_u64().unwrap() > 100,
+        "{}",
+        report["counts"]
+    );
+    assert_eq!(
+        run["differs"], false,
+        "an unchanged set must backtest clean: {:#}",
+        report["tickets"]
+    );
+    assert!(
+        report["summary"]["by_type"]["notification.requested"]["unchanged"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "notifications are compared: {}",
+        report["summary"]["by_type"]
+    );
+}

@@ -219,7 +219,8 @@ impl Target {
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NotifyConfig {
-    /// Base of the ticket links in messages (`<base_url>/v1/tickets/<id>`).
+    /// Base of the ticket links in messages (`<base_url>/tickets/<id>`, the
+    /// console's ticket page).
     pub base_url: Option<Url>,
     pub email: Option<EmailServer>,
     pub targets: BTreeMap<String, Target>,
@@ -268,13 +269,15 @@ impl NotifyConfig {
     }
 }
 
-/// `<base>/v1/tickets/<id>` with the id percent-encoded as a path segment.
+/// `<base>/tickets/<id>` (the console's ticket page, which people open
+/// from a message; the API's JSON needs a token a browser does not send),
+/// with the id percent-encoded as a path segment.
 pub fn ticket_link(base: Option<&Url>, ticket: &str) -> Option<String> {
     let mut url = base?.clone();
     {
         let mut segs = url.path_segments_mut().ok()?;
         segs.pop_if_empty();
-        segs.extend(["v1", "tickets", ticket]);
+        segs.extend(["tickets", ticket]);
     }
     Some(url.to_string())
 }

@@ -109,7 +109,7 @@ fn the_example_shape_parses() {
     assert_eq!(url.as_str(), crate::config::PAGERDUTY_EVENTS_URL);
     assert_eq!(
         c.ticket_link("ZD#1").as_deref(),
-        Some("http://127.0.0.1:8600/v1/tickets/ZD%231")
+        Some("http://127.0.0.1:8600/tickets/ZD%231")
     );
 }
 

@@ -64,7 +64,14 @@ pub(crate) fn queue(
     let (total, window, choices) = index.read(|slots| {
         let mut teams = std::collections::BTreeSet::new();
         let mut channels = std::collections::BTreeSet::new();
+        // The first `keep` tickets in order: a bounded heap for the first
+        // pages, every match then a selection for deep ones.
+        let keep = q.page.saturating_mul(PER_PAGE);
+        let bounded = keep <= 5_000;
+        let mut heap: std::collections::BinaryHeap<(Key, &str)> =
+            std::collections::BinaryHeap::with_capacity(if bounded { keep + 1 } else { 0 });
         let mut hits: Vec<(Key, &str)> = Vec::new();
+        let mut total = 0usize;
         for s in slots.all() {
             let f = &s.facts;
             let base = if only_open {
@@ -96,20 +103,36 @@ pub(crate) fn queue(
                 Sort::Updated => Key::Updated(std::cmp::Reverse(s.updated_at)),
                 Sort::Id => Key::Id,
             };
-            hits.push((key, &s.id));
+            total += 1;
+            if !bounded {
+                hits.push((key, &s.id));
+            } else if heap.len() < keep {
+                heap.push((key, &s.id));
+            } else if heap
+                .peek()
+                .is_some_and(|top| (&key, &*s.id) < (&top.0, top.1))
+            {
+                heap.pop();
+                heap.push((key, &s.id));
+            }
         }
-        let total = hits.len();
         let pages = total.div_ceil(PER_PAGE).max(1);
         let page = q.page.min(pages);
         let (start, end) = ((page - 1) * PER_PAGE, (page * PER_PAGE).min(total));
-        // Select the page's window without sorting everything.
-        if end < hits.len() && end > 0 {
-            hits.select_nth_unstable(end - 1);
-            hits.truncate(end);
+        if bounded {
+            // Holds every match when the page was clamped (total < keep).
+            hits = heap.into_sorted_vec();
+        } else {
+            // Select the page's window without sorting everything.
+            if end < hits.len() && end > 0 {
+                hits.select_nth_unstable(end - 1);
+                hits.truncate(end);
+            }
+            if start > 0 && start < hits.len() {
+                hits.select_nth_unstable(start);
+            }
         }
-        if start > 0 && start < hits.len() {
-            hits.select_nth_unstable(start);
-        }
+        hits.truncate(end);
         let mut window: Vec<(Key, &str)> = hits.drain(start.min(hits.len())..).collect();
         window.sort_unstable();
         let ids: Vec<String> = window.into_iter().map(|(_, id)| id.to_owned()).collect();

@@ -671,6 +671,7 @@ pub(crate) mod schemas {
                             "overall": rate,
                             "by_channel": {"type": "object", "additionalProperties": rate},
                             "by_team": {"type": "object", "additionalProperties": rate},
+                            "by_day": {"type": "object", "description": "By the UTC day of creation (YYYY-MM-DD)", "additionalProperties": rate},
                             "by_tier_reached": {
                                 "type": "object",
                                 "additionalProperties": {

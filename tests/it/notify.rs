@@ -126,15 +126,19 @@ fn records_for(s: &Server, ticket: &str, type_name: &str, target: &str) -> Vec<V
 }
 
 /// Nothing secret anywhere the server shows or keeps in the clear: the
-/// ticket and its timeline, the deliveries list, and its log.
+/// ticket and its timeline, the deliveries list, the targets, and its log.
 fn assert_no_secret(s: &Server, ticket: &str, secrets: &[&str]) {
     let shown = [
         s.get_text(&format!("/v1/tickets/{}", encode(ticket))),
         s.get_text("/v1/deliveries"),
+        s.get_text("/v1/notify/targets"),
         s.log(),
     ];
     for secret in secrets {
-        for (what, text) in ["ticket", "deliveries", "log"].iter().zip(&shown) {
+        for (what, text) in ["ticket", "deliveries", "notify targets", "log"]
+            .iter()
+            .zip(&shown)
+        {
             assert!(
                 !text.contains(secret),
                 "the secret {secret:?} shows in the {what}"
@@ -757,6 +761,21 @@ url = "{}/v2/enqueue"
         "{pager}"
     );
     assert_eq!(pager["attempts"], 1, "not retried: {pager}");
+    // The operator sees why: the target is disabled for want of its secret.
+    let targets = s.get("/v1/notify/targets");
+    assert_eq!(targets.status, 200, "{}", targets.body);
+    let list = targets.body["targets"].as_array().unwrap();
+    let pd = list.iter().find(|t| t["name"] == "pager").unwrap();
+    assert_eq!(pd["enabled"], false, "{pd}");
+    assert!(
+        pd["disabled_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pagerduty_routing_key"),
+        "{pd}"
+    );
+    let audit = list.iter().find(|t| t["name"] == "audit").unwrap();
+    assert_eq!(audit["enabled"], true, "{audit}");
     assert_eq!(s.records_of("T-1", "delivery.failed").len(), 2);
     assert_no_secret(&s, "T-1", &[NOTIFY_SIGNING_SECRET]);
 }

@@ -213,6 +213,53 @@ test("a read-only token sees no buttons and its POST is refused", async () => {
   await ctx.close();
 });
 
+test("the policy tests of the set in force are shown on the policies page", async () => {
+  // The server runs them in the background after start.
+  const tests = page.locator("#policy-tests");
+  let state = "";
+  for (let i = 0; i < 150; i++) {
+    await page.goto(`${URL}/policies`);
+    state = await tests.getAttribute("data-state");
+    if (state !== "pending") break;
+    await page.waitForTimeout(200);
+  }
+  assert.equal(state, "passed", await tests.textContent());
+  assert.match(await tests.textContent(), /All \d+ tests passed in \d+ files/);
+  const api_ = await api("GET", "/v1/policies");
+  assert.equal(api_.body.tests.state, "passed");
+  assert.equal(api_.body.tests.version, api_.body.version);
+  assert.ok(api_.body.tests.passed > 0);
+  assert.match(await tests.textContent(), new RegExp(`${api_.body.tests.passed} tests passed`));
+});
+
+test("an admin moves the open tickets to the set in force; a read token cannot", async () => {
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  await signIn(p, READER);
+  await p.goto(`${URL}/policies`);
+  await p.getByText("reload by themselves").waitFor();
+  assert.equal(await p.getByRole("button", { name: "Move open tickets" }).count(), 0);
+  const refused = await ctx.request.post(`${URL}/policies/migrate`, {
+    form: { csrf: await csrfOf(p), confirm: "yes" },
+    maxRedirects: 0,
+  });
+  assert.equal(refused.status(), 403);
+  assert.match(await refused.text(), /admin scope/);
+  await ctx.close();
+
+  await page.goto(`${URL}/policies`);
+  await page.getByText("reload by themselves").waitFor();
+  await page.getByLabel("Move every open ticket to this version").check();
+  await page.getByRole("button", { name: "Move open tickets" }).click();
+  const outcome = page.locator("#migrated");
+  await outcome.waitFor();
+  // The example server follows the set in force (pinning off): nothing moves.
+  assert.match(
+    await outcome.textContent(),
+    /nothing moved|\d+ tickets moved, \d+ refused/,
+  );
+});
+
 test("keyboard and phone: a skip link first, no sideways scrolling at 390 px", async () => {
   const ctx = await browser.newContext({
     viewport: { width: 390, height: 844 },

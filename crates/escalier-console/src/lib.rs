@@ -41,8 +41,8 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maud::Markup;
 
 pub use model::{
-    Action, BaseFilter, ConsoleModel, ModelError, Principal, QueueRow, Scope, SlaState, StatusView,
-    TicketView,
+    Action, BaseFilter, ConsoleModel, Migrated, ModelError, Principal, QueueRow, Scope, SlaState,
+    StatusView, TicketView,
 };
 pub use session::{SessionConfig, Sessions};
 
@@ -75,6 +75,13 @@ impl Console {
             model,
             sessions: Arc::new(Sessions::new(config, now)),
         }
+    }
+
+    /// With a session store made beforehand (the server shares it with
+    /// its rate limiter, which counts requests of live sessions as
+    /// authenticated).
+    pub fn with_sessions(model: Arc<dyn ConsoleModel>, sessions: Arc<Sessions>) -> Console {
+        Console { model, sessions }
     }
 
     pub fn sessions(&self) -> &Sessions {
@@ -125,6 +132,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(console: Console) -> Router<S> {
             post(tick),
         )
         .route("/policies", get(status_page))
+        .route("/policies/migrate", post(migrate))
         .route("/backtest", get(backtest::page_get).post(backtest::start))
         .route("/backtest/run", get(backtest::run_part))
         .route("/assets/{name}", get(asset))
@@ -626,6 +634,54 @@ async fn tick(
 }
 
 /// `GET /policies`.
+/// `POST /policies/migrate` (`admin`): move the open tickets onto the
+/// set in force; the policies page with what moved and what was refused.
+async fn migrate(State(c): State<Console>, headers: HeaderMap, body: Body) -> Response {
+    let (s, who, f) = match post_guard(&c, &headers, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !who.allows(Scope::Admin) {
+        return forbidden(
+            &c,
+            Some((&s, &who)),
+            "Moving tickets to another policy set needs a token with the admin scope.",
+        );
+    }
+    if field(&f, "confirm") != Some("yes") {
+        let viewer = c.viewer(&s, &who);
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "Not confirmed",
+                Some(&viewer),
+                "Tick the confirmation box to move the open tickets.",
+            ),
+        );
+    }
+    let outcome = c.model.migrate(&who).await;
+    if let Ok(m) = &outcome {
+        tracing::info!(token = %who.name, to = %m.to, moved = m.moved.len(), refused = m.refused.len(),
+            "console: open tickets moved to the policy set in force");
+    }
+    let model = c.model.clone();
+    let view = blocking(move || Ok(model.status())).await;
+    let viewer = c.viewer(&s, &who);
+    match view {
+        Ok(v) => html(
+            match &outcome {
+                Ok(_) => StatusCode::OK,
+                Err(e) => status_of(e),
+            },
+            pages::status_with(&viewer, &v, Some(&outcome)),
+        ),
+        Err(e) => html(
+            status_of(&e),
+            pages::message("Status unavailable", Some(&viewer), &e.message),
+        ),
+    }
+}
+
 async fn status_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let Some((s, who)) = c.signed_in(&headers) else {
         return see_other("/");

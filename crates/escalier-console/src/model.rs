@@ -221,4 +221,23 @@ pub trait ConsoleModel: Send + Sync + 'static {
     fn backtests(&self) -> Option<std::sync::Arc<dyn crate::backtest::BacktestModel>> {
         None
     }
+    /// Move the open tickets onto the policy set in force as `who`
+    /// (`admin`), as `POST /v1/admin/migrate` with `to: latest` does.
+    fn migrate<'a>(&'a self, _who: &'a Principal) -> BoxFuture<'a, Result<Migrated, ModelError>> {
+        Box::pin(async { Err(ModelError::new(501, "this server does not migrate tickets")) })
+    }
+}
+
+/// What moving the open tickets onto the set in force did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Migrated {
+    /// The version moved to.
+    pub to: String,
+    /// `policies.pin = "latest"`: every ticket follows the set in force,
+    /// nothing to move.
+    pub pinning_off: bool,
+    /// Tickets moved (a `policy.migrated` record each).
+    pub moved: Vec<String>,
+    /// Tickets not moved, each with the reason.
+    pub refused: Vec<(String, String)>,
 }

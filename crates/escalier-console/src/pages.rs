@@ -5,7 +5,9 @@ use jiff::{SignedDuration, Timestamp};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
-use crate::model::{Principal, QueueRow, Scope, SlaState, StatusView, TicketView};
+use crate::model::{
+    Migrated, ModelError, Principal, QueueRow, Scope, SlaState, StatusView, TicketView,
+};
 use crate::queue::{QueryChoices, QueuePage, QueueQuery, SlaFilter, Sort};
 
 /// What every signed-in page knows about its viewer.
@@ -634,6 +636,16 @@ fn short(h: &str) -> String {
 
 /// The policies and plugins page.
 pub fn status(viewer: &Viewer<'_>, s: &StatusView) -> Markup {
+    status_with(viewer, s, None)
+}
+
+/// The policies page, with the outcome of moving the open tickets onto
+/// the set in force when the admin just did.
+pub fn status_with(
+    viewer: &Viewer<'_>,
+    s: &StatusView,
+    migrated: Option<&Result<Migrated, ModelError>>,
+) -> Markup {
     let p = &s.policies;
     layout(
         "Policies & plugins",
@@ -641,6 +653,7 @@ pub fn status(viewer: &Viewer<'_>, s: &StatusView) -> Markup {
         "policies",
         html! {
             h1 { "Policies & plugins" }
+            @if let Some(m) = migrated { (migrate_outcome(m)) }
             section aria-labelledby="pol-h" {
                 h2 #pol-h { "Policy set" }
                 dl.state {
@@ -657,6 +670,7 @@ pub fn status(viewer: &Viewer<'_>, s: &StatusView) -> Markup {
                 } @else {
                     p.ok role="status" { "The last reload succeeded (or none was tried)." }
                 }
+                p { small { "Policies reload by themselves when their files change; a rejected reload leaves this set in force." } }
                 @let policies = p["policies"].as_array().cloned().unwrap_or_default();
                 @if !policies.is_empty() {
                     div.scroll { table {
@@ -669,6 +683,16 @@ pub fn status(viewer: &Viewer<'_>, s: &StatusView) -> Markup {
                             td { (when(&x["loaded_at"])) }
                         } } }
                     } }
+                }
+            }
+            section aria-labelledby="ptest-h" {
+                h2 #ptest-h { "Policy tests" }
+                (policy_tests(&p["tests"], &p["dir"]))
+            }
+            @if viewer.who.allows(Scope::Admin) {
+                section aria-labelledby="migrate-h" {
+                    h2 #migrate-h { "Move open tickets to the set in force" }
+                    (migrate_form(viewer, p))
                 }
             }
             section aria-labelledby="plug-h" {
@@ -747,6 +771,75 @@ fn list(v: &Value) -> String {
     v.as_array()
         .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
         .unwrap_or_else(|| text(v))
+}
+
+/// The last run of the policy tests (`tests` of `GET /v1/policies`).
+fn policy_tests(t: &Value, dir: &Value) -> Markup {
+    let failures = t["failures"].as_array().cloned().unwrap_or_default();
+    html! {
+        div #policy-tests data-state=(text(&t["state"])) {
+            @match t["state"].as_str() {
+                None => p { "This server does not run the policy tests." },
+                Some("pending") => p role="status" { "The policy tests of the set in force are running; reload the page in a moment." },
+                Some("no_tests") => p role="status" { "This policy set has no tests: add " code { "*.test.toml" } " files under "
+                    code { (text(dir)) } " (format: docs/policies.md, \"Testing policies\")." },
+                Some(state) => {
+                    @if state == "passed" {
+                        p.ok role="status" { strong { "All " (text(&t["passed"])) " tests passed" } " in " (text(&t["files"])) " files" }
+                    } @else {
+                        div.error role="alert" {
+                            p { strong { (text(&t["failed"])) " of " (text(&t["tests"])) " tests failed" }
+                                @if t["broken_files"].as_u64().unwrap_or(0) > 0 { ", " (text(&t["broken_files"])) " test files could not run" }
+                                " (" (text(&t["passed"])) " passed)." }
+                            ul.diagnostics { @for f in &failures {
+                                li { code { (text(&f["at"])) }
+                                    @if let Some(name) = f["test"].as_str() { " " strong { (name) } }
+                                    " " (text(&f["message"])) }
+                            } }
+                        }
+                    }
+                    p { small { "Version " code { (short(t["version"].as_str().unwrap_or("—"))) } " tested at " (when(&t["finished_at"]))
+                        @if t["matches_set_in_force"] == false { " — the files on disk no longer compile to this version" }
+                        @if t["running"] == true { " — a new run is under way" } "." } }
+                }
+            }
+        }
+    }
+}
+
+fn migrate_form(viewer: &Viewer<'_>, p: &Value) -> Markup {
+    html! {
+        @if p["pin"] == "latest" {
+            p { "Pinning is off (" code { "policies.pin = \"latest\"" } "): every ticket follows the set in force, so there is nothing to move." }
+        } @else {
+            p { "Open tickets keep the policy version they started with. This records a "
+                code { "policy.migrated" } " event on every open ticket that follows another version, so it follows "
+                code { (short(p["version"].as_str().unwrap_or("—"))) } " from now on." }
+        }
+        form #migrate method="post" action="/policies/migrate" {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            label { input type="checkbox" name="confirm" value="yes" required; " Move every open ticket to this version" }
+            " "
+            button.danger type="submit" { "Move open tickets" }
+        }
+    }
+}
+
+fn migrate_outcome(m: &Result<Migrated, ModelError>) -> Markup {
+    html! {
+        @match m {
+            Err(e) => div.error role="alert" #migrated { p { "Moving the open tickets failed: " (e.message) } },
+            Ok(m) if m.pinning_off => div.notice role="status" #migrated { p { "Pinning is off: every ticket already follows the set in force; nothing moved." } },
+            Ok(m) => div.notice role="status" #migrated {
+                p { strong { (m.moved.len()) " tickets moved" } ", " (m.refused.len()) " refused, to " code { (short(&m.to)) } "." }
+                @if !m.moved.is_empty() { p { small { "Moved: "
+                    @for (i, id) in m.moved.iter().take(50).enumerate() { @if i > 0 { ", " } a href=(format!("/tickets/{}", seg(id))) { (id) } }
+                    @if m.moved.len() > 50 { " …" } } } }
+                @if !m.refused.is_empty() { ul { @for (id, why) in m.refused.iter().take(50) {
+                    li { a href=(format!("/tickets/{}", seg(id))) { (id) } ": " (why) } } } }
+            },
+        }
+    }
 }
 
 fn reload_error(e: &Value) -> Markup {

@@ -151,6 +151,20 @@ impl Sessions {
         })
     }
 
+    /// The live session with this id, without touching it (its idle time
+    /// does not restart) or removing it if expired: for a check made
+    /// outside the console, such as the server's rate limiter.
+    pub fn peek(&self, id: &str) -> Option<Session> {
+        let now = (self.now)();
+        let map = self.lock();
+        let e = map.get(id).filter(|e| !self.expired(e, now))?;
+        Some(Session {
+            id: id.to_owned(),
+            token_sha256: e.token_sha256.clone(),
+            csrf: e.csrf.clone(),
+        })
+    }
+
     /// End a session.
     pub fn close(&self, id: &str) {
         self.lock().remove(id);
@@ -275,6 +289,25 @@ mod tests {
             assert!(s.get(&a.id).is_some());
         }
         advance(&clock, Duration::from_secs(50));
+        assert!(s.get(&a.id).is_none());
+    }
+
+    #[test]
+    fn peeking_neither_extends_nor_revives_a_session() {
+        let (s, clock) = store(SessionConfig {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(3600),
+            ..SessionConfig::default()
+        });
+        let a = s.open("h");
+        assert!(s.peek("nope").is_none());
+        advance(&clock, Duration::from_secs(59));
+        assert_eq!(s.peek(&a.id).as_ref(), Some(&a));
+        advance(&clock, Duration::from_secs(1));
+        assert!(
+            s.peek(&a.id).is_none(),
+            "peeking did not restart the idle time"
+        );
         assert!(s.get(&a.id).is_none());
     }
 

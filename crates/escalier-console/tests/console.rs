@@ -28,6 +28,8 @@ struct Fake {
     actions: Mutex<Vec<(String, String, Action)>>,
     /// Run on a real clock (not simulated), this many seconds past `now()`.
     real_clock: Mutex<Option<i64>>,
+    /// Who moved the open tickets to the set in force.
+    migrations: Mutex<Vec<String>>,
 }
 
 fn principal(token: &str) -> Option<Principal> {
@@ -132,7 +134,13 @@ impl ConsoleModel for Fake {
         StatusView {
             policies: json!({"dir": "policies", "version": "v1", "last_error": {
                 "at": "2026-03-02T16:00:00Z",
-                "diagnostics": [{"file": "policies/bad.rhai", "line": 3, "column": 9, "message": "unexpected `)`"}]}}),
+                "diagnostics": [{"file": "policies/bad.rhai", "line": 3, "column": 9, "message": "unexpected `)`"}]},
+                "pin": "ticket",
+                "tests": {"state": "failed", "running": false, "version": "v1", "matches_set_in_force": true,
+                    "started_at": "2026-03-02T16:00:00Z", "finished_at": "2026-03-02T16:00:01Z",
+                    "files": 2, "tests": 5, "passed": 4, "failed": 1, "broken_files": 0,
+                    "failures": [{"file": "tests/sla.test.toml", "test": "breach pages the lead",
+                        "at": "tests/sla.test.toml:31", "message": "no escalate record"}]}}),
             plugins: None,
             deliveries: Some(
                 json!([{"delivery_id": "dlv:9.1:jira-writeback:0", "ticket_id": "ZD-1",
@@ -159,6 +167,20 @@ impl ConsoleModel for Fake {
     }
     fn wait_processed(&self, _seq: u64) -> BoxFuture<'_, bool> {
         Box::pin(async { true })
+    }
+    fn migrate<'a>(
+        &'a self,
+        who: &'a Principal,
+    ) -> BoxFuture<'a, Result<escalier_console::Migrated, ModelError>> {
+        Box::pin(async move {
+            self.migrations.lock().unwrap().push(who.name.clone());
+            Ok(escalier_console::Migrated {
+                to: "v1".into(),
+                pinning_off: false,
+                moved: vec!["ZD-1".into(), "ZD-2".into()],
+                refused: vec![("ZD-3".into(), "ticket ZD-3 is closed".into())],
+            })
+        })
     }
 }
 
@@ -615,4 +637,69 @@ async fn the_ticket_page_polls_its_live_part_and_gets_204_while_unchanged() {
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     let a = send(&h.app, get("/tickets/ZD-1/live", None)).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_policies_page_shows_the_policy_tests_and_says_policies_reload_by_themselves() {
+    let h = harness();
+    let (cookie, _) = sign_in(&h, READER).await;
+    let a = send(&h.app, get("/policies", Some(&cookie))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains(r#"data-state="failed""#), "{}", a.body);
+    assert!(a.body.contains("1 of 5 tests failed"), "{}", a.body);
+    assert!(a.body.contains("tests/sla.test.toml:31"));
+    assert!(a.body.contains("breach pages the lead"));
+    assert!(a.body.contains("reload by themselves"));
+}
+
+#[tokio::test]
+async fn only_an_admin_moves_open_tickets_and_only_when_confirmed() {
+    let h = harness();
+    let (cookie, csrf) = sign_in(&h, READER).await;
+    let a = send(&h.app, get("/policies", Some(&cookie))).await;
+    assert!(!a.body.contains(r#"action="/policies/migrate""#));
+    let a = send(
+        &h.app,
+        post(
+            "/policies/migrate",
+            Some(&cookie),
+            &format!("csrf={csrf}&confirm=yes"),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.body.contains("admin scope"));
+
+    let (cookie, csrf) = sign_in(&h, ADMIN).await;
+    let a = send(&h.app, get("/policies", Some(&cookie))).await;
+    assert!(a.body.contains(r#"action="/policies/migrate""#));
+    // No CSRF token; not confirmed.
+    let a = send(
+        &h.app,
+        post("/policies/migrate", Some(&cookie), "confirm=yes"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = send(
+        &h.app,
+        post("/policies/migrate", Some(&cookie), &format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(h.fake.migrations.lock().unwrap().is_empty());
+
+    let a = send(
+        &h.app,
+        post(
+            "/policies/migrate",
+            Some(&cookie),
+            &format!("csrf={csrf}&confirm=yes"),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("2 tickets moved"), "{}", a.body);
+    assert!(a.body.contains("1 refused"));
+    assert!(a.body.contains("ticket ZD-3 is closed"));
+    assert_eq!(*h.fake.migrations.lock().unwrap(), vec!["lead".to_owned()]);
 }

@@ -162,6 +162,35 @@ impl Model {
 }
 
 impl ConsoleModel for Model {
+    fn migrate<'a>(
+        &'a self,
+        who: &'a Principal,
+    ) -> BoxFuture<'a, Result<escalier_console::Migrated, ModelError>> {
+        Box::pin(async move {
+            // The scopes as the token file says now, not as the session saw them.
+            let entry = self
+                .state
+                .tokens
+                .by_hash(&who.token_sha256)
+                .ok_or_else(|| ModelError::new(401, "the token was revoked: sign in again"))?;
+            if !entry.scopes.contains(&auth::Scope::Admin) {
+                return Err(ModelError::new(
+                    403,
+                    format!("token `{}` lacks the admin scope", entry.name),
+                ));
+            }
+            let (_, a) = crate::v1::migrate::run(&self.state, &entry.name, "latest".into(), false)
+                .await
+                .map_err(model_error)?;
+            Ok(escalier_console::Migrated {
+                pinning_off: a.pin.as_deref() == Some("latest"),
+                to: a.to,
+                moved: a.tickets.into_iter().map(|t| t.id).collect(),
+                refused: a.skipped.into_iter().map(|t| (t.id, t.reason)).collect(),
+            })
+        })
+    }
+
     fn backtests(&self) -> Option<std::sync::Arc<dyn escalier_console::backtest::BacktestModel>> {
         let b = self.state.backtests.clone()?;
         Some(std::sync::Arc::new(crate::backtest::Shared(b)))

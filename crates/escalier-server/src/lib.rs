@@ -23,6 +23,8 @@
 //!   (runs of [`backtest`]: the candidate policies replayed over the log).
 //! - [`v1::openapi`]: `GET /v1/openapi.json`, the OpenAPI 3.1 document.
 //! - [`ops`]: `/healthz`, `/metrics`.
+//! - [`policy_tests`]: the policy tests of the set in force, run in the
+//!   background (`tests` in `GET /v1/policies`).
 //! - [`console`]: the operator console's model (the pages are the
 //!   `escalier-console` crate, served at `/`).
 //! - [`ratelimit`]: per-client rate limits on the write endpoints and on
@@ -36,6 +38,7 @@ pub mod conn;
 pub mod console;
 pub mod error;
 pub mod ops;
+pub mod policy_tests;
 pub mod ratelimit;
 pub mod v1;
 pub mod webhook;
@@ -134,8 +137,10 @@ pub struct AppState {
     pub notify: Option<Arc<dyn StatusSource>>,
     /// Renders Prometheus text; `None` disables `/metrics`.
     pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
-    /// The operator console's sessions; `None` serves no console.
-    pub console: Option<escalier_console::SessionConfig>,
+    /// The operator console's sessions; `None` serves no console. Shared
+    /// with [`ops::bound_request`]: a request with a live session is not
+    /// counted against the `open` limit.
+    pub console: Option<Arc<escalier_console::Sessions>>,
     /// Backtests of `policies.candidate_dir` (`/v1/backtests`, the
     /// console's `/backtest`); `None`: none are run.
     pub backtests: Option<Arc<backtest::Backtests>>,
@@ -152,19 +157,23 @@ impl AppState {
     }
 }
 
-/// The console's session settings (so the binary need not name the
-/// console crate).
+/// The console's session store with these settings (so the binary need
+/// not name the console crate).
 pub fn console_sessions(
     secure_cookie: bool,
     idle: Duration,
     absolute: Duration,
-) -> escalier_console::SessionConfig {
-    escalier_console::SessionConfig {
+) -> Arc<escalier_console::Sessions> {
+    let config = escalier_console::SessionConfig {
         secure_cookie,
         idle,
         absolute,
         ..escalier_console::SessionConfig::default()
-    }
+    };
+    Arc::new(escalier_console::Sessions::new(
+        config,
+        Arc::new(std::time::Instant::now),
+    ))
 }
 
 /// The whole API.
@@ -174,11 +183,11 @@ pub fn router(state: AppState) -> Router {
 
     let timeout = state.limits.request_timeout;
     let pages = match &state.console {
-        Some(config) => escalier_console::router(escalier_console::Console::new(
+        Some(sessions) => escalier_console::router(escalier_console::Console::with_sessions(
             Arc::new(console::Model {
                 state: state.clone(),
             }),
-            config.clone(),
+            sessions.clone(),
         )),
         None => Router::new(),
     };

@@ -106,8 +106,11 @@ pub fn method_label(m: &Method) -> &'static str {
 ///
 /// Signed ingest (`POST /v1/events`, `POST /v1/sources/...`) has its own
 /// per-address limit and is authenticated by its signature, so it is not
-/// counted here; everything else without a token the server knows (open
-/// endpoints, unknown routes, bad tokens) shares the `open` limit.
+/// counted here; neither are console requests with a live session (a
+/// team of leads behind one address polls the console). Everything else
+/// without a token the server knows (open endpoints, unknown routes, bad
+/// tokens, unknown or expired session cookies, and every sign-in
+/// attempt) shares the `open` limit.
 pub async fn bound_request(
     State(st): State<AppState>,
     mut req: Request,
@@ -131,6 +134,8 @@ pub async fn bound_request(
     let path = req.uri().path();
     let signed =
         req.method() == Method::POST && (path == "/v1/events" || path.starts_with("/v1/sources/"));
+    // Signing in guesses at a credential: always counted.
+    let signin = req.method() == Method::POST && path == "/signin";
     if signed {
         return Ok(next.run(req).await);
     }
@@ -139,7 +144,24 @@ pub async fn bound_request(
         req.extensions_mut().insert(auth::Authenticated(entry));
         return Ok(next.run(req).await);
     }
+    if !signin && console_session(&st, req.headers()) {
+        return Ok(next.run(req).await);
+    }
     crate::ratelimit::limit(State(st.open_limiter.clone()), req, next).await
+}
+
+/// Whether the request carries the cookie of a live console session whose
+/// token is still valid. Only the limiter asks: the console checks the
+/// session (and its scopes, and CSRF on a `POST`) again itself. An unknown
+/// or expired cookie is no credential.
+fn console_session(st: &AppState, headers: &http::HeaderMap) -> bool {
+    let Some(sessions) = &st.console else {
+        return false;
+    };
+    sessions
+        .cookie_id(headers)
+        .and_then(|id| sessions.peek(id))
+        .is_some_and(|s| st.tokens.by_hash(&s.token_sha256).is_some())
 }
 
 /// Count requests and their latency by route and status.

@@ -48,26 +48,26 @@ struct Request {
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MigratedTicket)]
-struct Moved {
-    id: String,
-    from: Option<String>,
+pub(crate) struct Moved {
+    pub(crate) id: String,
+    pub(crate) from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
+    pub(crate) seq: Option<u64>,
 }
 
 /// A listed ticket that was not moved, and why.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = SkippedTicket)]
-struct Skipped {
-    id: String,
-    from: Option<String>,
-    reason: String,
+pub(crate) struct Skipped {
+    pub(crate) id: String,
+    pub(crate) from: Option<String>,
+    pub(crate) reason: String,
 }
 
 /// How a version's files differ from the target's.
 #[derive(Serialize, Default, utoipa::ToSchema)]
 #[schema(as = VersionChanges)]
-struct Changes {
+pub(crate) struct Changes {
     added: Vec<String>,
     removed: Vec<String>,
     changed: Vec<String>,
@@ -75,17 +75,17 @@ struct Changes {
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = MigrateAnswer)]
-struct Answer {
-    to: String,
-    dry_run: bool,
+pub(crate) struct Answer {
+    pub(crate) to: String,
+    pub(crate) dry_run: bool,
     /// `policies.pin` of the server, when it says (`latest`: pinning is off).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pin: Option<String>,
-    tickets: Vec<Moved>,
+    pub(crate) pin: Option<String>,
+    pub(crate) tickets: Vec<Moved>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// Per version migrated from: the files that differ from `to`.
-    changes: BTreeMap<String, Changes>,
+    pub(crate) changes: BTreeMap<String, Changes>,
 }
 
 /// The id of moving `ticket` (last applied record `last_seq`) to `to`.
@@ -130,6 +130,20 @@ async fn migrate(
     // Bounded like every other body (axum's own limit answers in plain text).
     let body = super::events::read_body(&headers, body, st.limits.max_body_bytes).await?;
     let req: Request = super::decisions::parse(&body)?;
+    let (status, answer) = run(&st, &who.name, req.to, req.dry_run).await?;
+    Ok((status, Json(answer)))
+}
+
+/// Move (or with `dry_run` list) the open tickets onto `to` as token
+/// `by`: what `POST /v1/admin/migrate` does, also behind the console's
+/// action. The caller has checked the `admin` scope.
+pub(crate) async fn run(
+    st: &AppState,
+    by: &str,
+    to: String,
+    dry_run: bool,
+) -> Result<(StatusCode, Answer), ApiError> {
+    let req = Request { to, dry_run };
     let status = st.policies.status();
     let pin = status["pin"].as_str().map(str::to_owned);
     let to = if req.to == "latest" {
@@ -141,14 +155,14 @@ async fn migrate(
         // Every ticket follows the set in force: there is nothing to move.
         return Ok((
             StatusCode::OK,
-            Json(Answer {
+            Answer {
                 to,
                 dry_run: req.dry_run,
                 pin,
                 tickets: Vec::new(),
                 skipped: Vec::new(),
                 changes: BTreeMap::new(),
-            }),
+            },
         ));
     }
     let store = st.store.clone();
@@ -217,14 +231,14 @@ async fn migrate(
             .collect();
         return Ok((
             StatusCode::OK,
-            Json(Answer {
+            Answer {
                 to,
                 dry_run: true,
                 pin,
                 tickets,
                 skipped: Vec::new(),
                 changes,
-            }),
+            },
         ));
     }
     // One request per ticket, so a ticket closed meanwhile is refused
@@ -232,7 +246,7 @@ async fn migrate(
     // after. Each outcome stays with its own ticket.
     let writer = st.writer.clone();
     let now = st.timers.clock.now();
-    let by = who.name.clone();
+    let by = by.to_owned();
     let target = to.clone();
     let queued = tokio::task::spawn_blocking(move || {
         open.into_iter()
@@ -304,14 +318,14 @@ async fn migrate(
     };
     Ok((
         status,
-        Json(Answer {
+        Answer {
             to,
             dry_run: false,
             pin,
             tickets,
             skipped,
             changes,
-        }),
+        },
     ))
 }
 

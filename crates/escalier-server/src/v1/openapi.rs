@@ -710,6 +710,42 @@ pub(crate) mod schemas {
         }
     );
 
+    /// `tests` of `GET /v1/policies` (apart: one `json!` would recurse too deep).
+    fn policy_tests_schema() -> Value {
+        json!({
+            "type": "object",
+            "description": "The last run of the policy tests (`escalier test`, the `*.test.toml` files under `dir`) for the set in force; run again whenever the set or a test file changes",
+            "required": ["state", "running"],
+            "properties": {
+                "state": {"type": "string", "enum": ["pending", "passed", "failed", "no_tests"], "description": "`pending`: no run finished yet; `no_tests`: the set has no test files"},
+                "running": {"type": "boolean", "description": "A run (for a newer set or newer tests) is under way"},
+                "version": {"type": "string", "description": "The version of the set in force that was tested"},
+                "matches_set_in_force": {"type": "boolean", "description": "Whether the files tested compiled to `version` (false: they changed on disk since)"},
+                "started_at": time("When the run started"),
+                "finished_at": time("When the run finished"),
+                "files": count("Test files"),
+                "tests": count("Tests"),
+                "passed": count("Tests passed"),
+                "failed": count("Tests failed"),
+                "broken_files": count("Test files that could not run at all"),
+                "failures": {
+                    "type": "array",
+                    "description": "At most 100, in file order",
+                    "items": {
+                        "type": "object",
+                        "required": ["file", "at", "message"],
+                        "properties": {
+                            "file": {"type": "string", "description": "The test file, relative to `dir`"},
+                            "test": {"type": "string", "description": "The failed test's name; absent when the file could not run"},
+                            "at": {"type": "string", "description": "`file:line` of the failed expectation or step"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        })
+    }
+
     hand_schema!(
         /// `GET /v1/policies`: the policy registry's status plus stored versions.
         PolicySet,
@@ -741,6 +777,8 @@ pub(crate) mod schemas {
                 },
                 "reloads": {"type": "object"},
                 "versions": {"type": "array", "items": {"type": "object"}, "description": "Every policy set version that served"},
+                "pin": {"type": "string", "enum": ["latest", "ticket"], "description": "`policies.pin`: which set a ticket follows"},
+                "tests": policy_tests_schema(),
             },
         })
     );

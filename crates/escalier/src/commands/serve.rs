@@ -245,6 +245,27 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         .with_context(|| format!("listening on {}", cfg.server.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
     let status_policies = policies.clone();
+    // The policy tests (`escalier test`) of the set in force, run in the
+    // background at start and whenever the set or its tests change.
+    let policy_tests = {
+        let mut opts = escalier_lab::policy_test::TestOptions::new(cfg.policies.dir.clone());
+        opts.engine = policies.engine().clone();
+        opts.limits = escalier_core::Limits {
+            max_depth: cfg.processor.max_depth,
+            max_derived: cfg.processor.max_derived,
+        };
+        Arc::new(escalier_server::policy_tests::PolicyTests::new(
+            opts,
+            clock.clone(),
+        ))
+    };
+    let policy_tests_task = policy_tests.clone().spawn(
+        {
+            let p = policies.clone();
+            Arc::new(move || p.current().version().to_owned())
+        },
+        std::time::Duration::from_secs(1),
+    );
     let backtests = crate::backtest::service(&cfg, store.clone(), clock.clone());
     let state = AppState {
         store: store.clone(),
@@ -278,6 +299,10 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
                 // `policies.pin`: `POST /v1/admin/migrate` says when pinning is off.
                 if let Some(map) = v.as_object_mut() {
                     map.insert("pin".into(), serde_json::to_value(pin).unwrap_or_default());
+                }
+                // The policy tests of the set in force, as last run.
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("tests".into(), policy_tests.status());
                 }
                 // Every version that served, for pinning and migration.
                 if let (Some(map), Ok(versions)) = (v.as_object_mut(), store.policy_sets()) {
@@ -333,6 +358,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     escalier_server::serve(listener, state, shutdown_signal()).await?;
     // A backtest in progress stops at its next record.
     backtests.cancel_all();
+    policy_tests_task.abort();
     tracing::info!(
         "HTTP stopped; draining the outbox worker, the scheduler, the writer and the processor"
     );

@@ -40,6 +40,35 @@ fn replay(s: &Server, args: &[&str]) -> (Output, Value) {
     (out, report)
 }
 
+/// `escalier send` the support day's events to the server.
+fn send_the_support_day(s: &Server) {
+    let sent = Command::new(env!("CARGO_BIN_EXE_escalier"))
+        .args(["send", "--quiet", "--url"])
+        .arg(s.url("/v1/events"))
+        .arg(repo().join("examples/support-day/events.json"))
+        .env("ESCALIER_WEBHOOK_SECRET", SECRET)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+}
+
+/// `escalier export` of the stopped server's log: its path.
+fn export(s: &Server) -> std::path::PathBuf {
+    let log = s.dir.path().join("day.ndjson");
+    let export = s.cli(&["export", "--out", log.to_str().unwrap()]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    log
+}
+
 fn total(report: &Value, what: &str) -> u64 {
     report["summary"]["total"][what].as_u64().unwrap()
 }
@@ -74,31 +103,13 @@ fn replaying_the_live_policies_and_plugins_over_their_log_shows_no_difference() 
         "{loaded}"
     );
 
-    let sent = Command::new(env!("CARGO_BIN_EXE_escalier"))
-        .args(["send", "--quiet", "--url"])
-        .arg(s.url("/v1/events"))
-        .arg(repo().join("examples/support-day/events.json"))
-        .env("ESCALIER_WEBHOOK_SECRET", SECRET)
-        .current_dir(s.dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    send_the_support_day(&s);
     let last = s.committed();
     assert_eq!(last, 175);
     let _ = s.get(&format!("/v1/tickets?limit=1&wait_for_seq={last}"));
     s.stop(false);
 
-    let log = s.dir.path().join("day.ndjson");
-    let export = s.cli(&["export", "--out", log.to_str().unwrap()]);
-    assert!(
-        export.status.success(),
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
-    );
+    let log = export(&s);
     let text = std::fs::read_to_string(&log).unwrap();
     for plugin in ["approval", "checklist", "notify-http", "triage-py"] {
         assert!(
@@ -216,5 +227,57 @@ fn replaying_the_live_policies_and_plugins_over_their_log_shows_no_difference() 
             > 0,
         "{:#}",
         report["summary"]
+    );
+}
+
+/// The notification reactor (notify.toml) runs in a replay whether or not
+/// plugins do, after them, as in the server: a log the example set
+/// recorded (notify.toml included) replays with `--no-plugins` to no
+/// difference, its notifications compared.
+#[test]
+fn replaying_without_plugins_still_runs_the_notifier() {
+    let mut s = Server::start_with_examples();
+    send_the_support_day(&s);
+    let last = s.committed();
+    let _ = s.get(&format!("/v1/tickets?limit=1&wait_for_seq={last}"));
+    s.stop(false);
+
+    let log = export(&s);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("notification.requested"),
+        "the example set notifies during the day"
+    );
+
+    let policies = s.policies_dir();
+    let (out, report) = replay(
+        &s,
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--policies",
+            policies.to_str().unwrap(),
+            "--no-plugins",
+            "--fail-on-diff",
+        ],
+    );
+    assert!(out.status.success(), "{:#}", report["tickets"]);
+    for what in ["added", "removed", "changed"] {
+        assert_eq!(total(&report, what), 0, "{what}: {:#}", report["tickets"]);
+    }
+    let notifications = &report["summary"]["by_type"]["notification.requested"];
+    assert!(
+        notifications["unchanged"].as_u64().unwrap_or(0) > 0,
+        "notifications were replayed and compared: {:#}",
+        report["summary"]
+    );
+    assert!(
+        report["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("notify.toml")),
+        "{:#}",
+        report["notes"]
     );
 }

@@ -14,8 +14,12 @@
 //! - [`webhook`]: Standard Webhooks headers and signature verification.
 //! - [`policy_source`]: compiling arbitrary policy text.
 //! - [`plugin_manifest`]: parsing and validating `plugin.toml`.
-//! - [`GitHubAdapter`]: the shipped GitHub adapter component, run in the
-//!   real plugin host, mapping signed payloads to events.
+//! - [`Adapter`]: each shipped adapter component ([`Tool`]: GitHub,
+//!   Zendesk, Freshdesk, Jira, Zammad) in the real plugin host, fed
+//!   deliveries authenticated as that tool does ([`Auth::Valid`]) and
+//!   forged, stale or tampered ones.
+
+use std::path::{Path, PathBuf};
 
 use escalier_core::event::{Event, Origin};
 
@@ -174,28 +178,257 @@ pub fn plugin_manifest(data: &[u8]) {
     }
 }
 
-/// The GitHub adapter plugin (`plugins/github`, as built by
-/// `scripts/build-plugins` into `target/plugins/github`) loaded in the
-/// real host. Payloads are signed with the configured secret, so the
-/// fuzzer gets past signature checking into the payload mapping.
+/// An adapter shipped in `plugins/`: the source it serves and how the
+/// tool authenticates its deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+    GitHub,
+    /// `X-Zendesk-Webhook-Signature`: base64 HMAC-SHA256 of the timestamp
+    /// header then the body; timestamps older than 5 minutes are stale.
+    Zendesk,
+    /// A shared token in `X-Escalier-Token`, or as the basic-auth password.
+    Freshdesk,
+    /// `X-Hub-Signature: sha256=<hex>`, delivery id
+    /// `X-Atlassian-Webhook-Identifier`.
+    Jira,
+    /// `X-Hub-Signature: sha1=<hex>`, delivery id `X-Zammad-Delivery`.
+    Zammad,
+}
+
+/// The arrival time of every delivery (the host's injected clock).
+const NOW: &str = "2026-03-02T12:00:00Z";
+/// When Zendesk signs: 30 seconds before arrival.
+const SIGNED_AT: &str = "2026-03-02T11:59:30Z";
+/// Six minutes before arrival: past Zendesk's 5-minute window.
+const STALE_AT: &str = "2026-03-02T11:54:00Z";
+const OTHER_SECRET: &str = "not the configured secret";
+
+impl Tool {
+    pub const ALL: [Tool; 5] = [
+        Tool::GitHub,
+        Tool::Zendesk,
+        Tool::Freshdesk,
+        Tool::Jira,
+        Tool::Zammad,
+    ];
+
+    /// The plugin's directory and the `{source}` of `POST /v1/sources/{source}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::GitHub => "github",
+            Tool::Zendesk => "zendesk",
+            Tool::Freshdesk => "freshdesk",
+            Tool::Jira => "jira",
+            Tool::Zammad => "zammad",
+        }
+    }
+
+    /// The secret the manifest names, and the value configured here.
+    fn secret(self) -> (&'static str, &'static str) {
+        match self {
+            Tool::GitHub => ("github_webhook_secret", "fuzzing secret"),
+            Tool::Zendesk => ("zendesk_webhook_secret", "dGhlIGZ1enppbmcgc2VjcmV0"),
+            Tool::Freshdesk => ("freshdesk_webhook_token", "fd-fuzzing-long-random-token"),
+            Tool::Jira => ("jira_webhook_secret", "jira fuzzing secret"),
+            Tool::Zammad => ("zammad_signature_token", "zammad fuzzing token"),
+        }
+    }
+
+    /// The forms of [`Auth`] that must be answered 401 for this tool
+    /// (Freshdesk signs nothing, so a changed body is no forgery there).
+    pub fn forgeries(self) -> &'static [Auth] {
+        match self {
+            Tool::Zendesk => &[
+                Auth::Unsigned,
+                Auth::OtherSecret,
+                Auth::Tampered,
+                Auth::TamperedBody,
+                Auth::Stale,
+            ],
+            Tool::Freshdesk => &[Auth::Unsigned, Auth::OtherSecret, Auth::Tampered],
+            _ => &[
+                Auth::Unsigned,
+                Auth::OtherSecret,
+                Auth::Tampered,
+                Auth::TamperedBody,
+            ],
+        }
+    }
+
+    /// The request headers of a delivery of `body` (`kind`: GitHub's
+    /// `X-GitHub-Event`; ignored by the other tools), and the body sent.
+    pub fn request(self, kind: &str, body: &[u8], auth: &Auth) -> (Vec<(String, String)>, Vec<u8>) {
+        let secret = match auth {
+            Auth::OtherSecret => OTHER_SECRET,
+            _ => self.secret().1,
+        };
+        let at = if *auth == Auth::Stale {
+            STALE_AT
+        } else {
+            SIGNED_AT
+        };
+        let mut proof = match self {
+            Tool::GitHub => format!(
+                "sha256={}",
+                hex(&mac::<hmac::Hmac<sha2::Sha256>>(secret, &[body]))
+            ),
+            Tool::Zendesk => base64(&mac::<hmac::Hmac<sha2::Sha256>>(
+                secret,
+                &[at.as_bytes(), body],
+            )),
+            Tool::Freshdesk => secret.to_owned(),
+            Tool::Jira => format!(
+                "sha256={}",
+                hex(&mac::<hmac::Hmac<sha2::Sha256>>(secret, &[body]))
+            ),
+            Tool::Zammad => format!(
+                "sha1={}",
+                hex(&mac::<hmac::Hmac<sha1::Sha1>>(secret, &[body]))
+            ),
+        };
+        if *auth == Auth::Tampered {
+            // One character of the proof changed, staying in its alphabet.
+            let last = proof.pop().unwrap_or('a');
+            proof.push(if last == '0' { '1' } else { '0' });
+        }
+        if let Auth::Garbage(g) = auth {
+            proof.clone_from(g);
+        }
+        let proof_header = match self {
+            Tool::GitHub => "X-Hub-Signature-256",
+            Tool::Zendesk => "X-Zendesk-Webhook-Signature",
+            Tool::Freshdesk if *auth == Auth::Basic => "Authorization",
+            Tool::Freshdesk => "X-Escalier-Token",
+            Tool::Jira | Tool::Zammad => "X-Hub-Signature",
+        };
+        if *auth == Auth::Basic && self == Tool::Freshdesk {
+            proof = format!("Basic {}", base64(format!("escalier:{proof}").as_bytes()));
+        }
+        let delivery = match self {
+            Tool::GitHub => ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            Tool::Zendesk => ("X-Zendesk-Webhook-Id", "01GK8E6BKWMJZD2T8Y5AXJQMG5"),
+            Tool::Freshdesk => ("User-Agent", "Freshdesk-Webhook"),
+            Tool::Jira => (
+                "X-Atlassian-Webhook-Identifier",
+                "3f1c2a7e-5b9d-4c8e-a1f0-7d6e5c4b3a21",
+            ),
+            Tool::Zammad => ("X-Zammad-Delivery", "8c1f7e1a-2b3d-4e5f-9a8b-7c6d5e4f3a2b"),
+        };
+        let mut headers = vec![("Content-Type", "application/json".to_owned())];
+        if self == Tool::GitHub {
+            headers.push(("X-GitHub-Event", kind.to_owned()));
+        }
+        if *auth != Auth::NoDeliveryId {
+            headers.push((delivery.0, delivery.1.to_owned()));
+        }
+        if self == Tool::Zendesk && *auth != Auth::NoTimestamp {
+            headers.push(("X-Zendesk-Webhook-Signature-Timestamp", at.to_owned()));
+        }
+        if *auth != Auth::Unsigned {
+            headers.push((proof_header, proof));
+        }
+        let mut sent = body.to_vec();
+        if *auth == Auth::TamperedBody {
+            sent.push(b' ');
+        }
+        let headers = headers
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v))
+            .collect();
+        (headers, sent)
+    }
+}
+
+/// How a delivery is authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// As the tool does, with the configured secret.
+    Valid,
+    /// Freshdesk's other accepted form: basic authentication with the
+    /// token as password (elsewhere: a proof in the usual header).
+    Basic,
+    /// Valid, without the delivery id header.
+    NoDeliveryId,
+    /// Valid, without Zendesk's timestamp header (elsewhere: valid).
+    NoTimestamp,
+    /// No signature or token at all.
+    Unsigned,
+    /// Signed with another secret.
+    OtherSecret,
+    /// The signature (token) with one character changed.
+    Tampered,
+    /// Signed, then the body changed.
+    TamperedBody,
+    /// Signed with a timestamp past the tool's window (Zendesk).
+    Stale,
+    /// This text as the signature (token).
+    Garbage(String),
+}
+
+impl Auth {
+    /// Whether the tool must answer 401 whatever the body.
+    fn forged(&self, tool: Tool) -> bool {
+        tool.forgeries().contains(self)
+            || matches!(self, Auth::Garbage(_))
+            || (tool == Tool::Zendesk && *self == Auth::NoTimestamp)
+    }
+}
+
+/// The HMAC (`M`: `Hmac<Sha256>`, `Hmac<Sha1>`) of `parts` in turn.
+fn mac<M: hmac::Mac + hmac::digest::KeyInit>(key: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = <M as hmac::Mac>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// What a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This many events, each valid (202 / 200).
+    Events(usize),
+    /// Nothing to record: a ping, an unmapped type, an echo (200, `ignored`).
+    Ignored,
+    /// Refused as not from the tool (401).
+    Unauthorized,
+    /// Refused as not understood (422, `invalid-input`).
+    NotUnderstood,
+}
+
+/// A shipped adapter (`plugins/<tool>`, as built by
+/// `scripts/build-plugins` into `target/plugins/<tool>`) loaded in the
+/// real host, its secret configured, its clock at a fixed instant.
 ///
-/// The property: whatever the payload, the adapter returns valid Escalier
-/// events or says it did not understand the payload. A trap, a timeout or
-/// an event the host refuses is a bug in the adapter.
-pub struct GitHubAdapter {
+/// The properties [`Adapter::deliver`] checks, whatever the body and
+/// headers: the outcome is valid events, `ignored`, `unauthorized` or
+/// `invalid-input` — never a trap, a timeout or an event the host refuses
+/// (a 502); every event decodes again, unchanged, with the strict decoder
+/// `POST /v1/events` uses; a properly authenticated delivery is never
+/// refused as unauthorized, and a forged, stale or tampered one always is.
+pub struct Adapter {
+    tool: Tool,
     registry: std::sync::Arc<escalier_plugin::PluginRegistry>,
     _dir: tempfile::TempDir,
 }
 
-const GITHUB_SECRET: &str = "fuzzing secret";
-
-impl GitHubAdapter {
-    /// Load the built adapter from `plugin_dir` (a directory holding
+impl Adapter {
+    /// Load `tool`'s built adapter from `plugin_dir` (a directory holding
     /// `plugin.toml` and the component). Panics with a clear message when
     /// it is missing: fuzzing needs the built plugin.
-    pub fn open(plugin_dir: &std::path::Path, cache_dir: &std::path::Path) -> GitHubAdapter {
+    pub fn open(tool: Tool, plugin_dir: &Path, cache_dir: &Path) -> Adapter {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let dest = dir.path().join("github");
+        let dest = dir.path().join(tool.name());
         std::fs::create_dir_all(&dest).expect("plugin directory");
         let entries = std::fs::read_dir(plugin_dir).unwrap_or_else(|e| {
             panic!(
@@ -231,95 +464,144 @@ impl GitHubAdapter {
         }
         let mut config = escalier_plugin::HostConfig::new(dir.path());
         config.cache_dir = Some(cache_dir.to_owned());
-        config
-            .secrets
-            .insert("github_webhook_secret", GITHUB_SECRET);
+        let (name, value) = tool.secret();
+        config.secrets.insert(name, value);
+        config.clock = std::sync::Arc::new(escalier_core::ManualClock::new(
+            NOW.parse().expect("a time"),
+        ));
         let (registry, report) =
             escalier_plugin::PluginRegistry::open(config).expect("plugin host starts");
         assert!(
             report.failed.is_empty(),
-            "the GitHub adapter failed to load: {:?}",
+            "the {} adapter failed to load: {:?}",
+            tool.name(),
             report.failed
         );
-        GitHubAdapter {
+        Adapter {
+            tool,
             registry,
             _dir: dir,
         }
     }
 
-    /// `data`: the first byte picks the `X-GitHub-Event` header, the rest
-    /// is the body.
-    pub fn check(&self, data: &[u8]) {
-        let (kind, body) = match data.split_first() {
-            Some((k, rest)) => (
-                ["issues", "issue_comment", "ping", "push"][usize::from(*k) % 4],
-                rest,
-            ),
-            None => ("issues", data),
-        };
-        self.check_payload(kind, body);
-    }
-
-    /// The adapter built into the repository's `target/plugins/github`
-    /// (or `$CARGO_TARGET_DIR/plugins/github`), compiling into the shared
-    /// test cache beside it.
-    pub fn built() -> GitHubAdapter {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
-            });
-        GitHubAdapter::open(
-            &target.join("plugins/github"),
+    /// `tool`'s adapter built into the repository's `target/plugins/`
+    /// (or `$CARGO_TARGET_DIR/plugins/`), compiling into the shared test
+    /// cache beside it.
+    pub fn built(tool: Tool) -> Adapter {
+        let target = target_dir();
+        Adapter::open(
+            tool,
+            &target.join("plugins").join(tool.name()),
             &target.join("plugin-test-cache"),
         )
     }
 
-    /// Sign `body`, deliver it as GitHub event `kind`, check the outcome;
-    /// the number of events it mapped to (0 when refused as not understood).
-    pub fn check_payload(&self, kind: &str, body: &[u8]) -> usize {
+    pub fn tool(&self) -> Tool {
+        self.tool
+    }
+
+    /// For libFuzzer: the first byte of `data` picks GitHub's event (its
+    /// 2 low bits) and how the delivery is authenticated (the rest: 0 is
+    /// a valid signature), the rest of `data` is the body.
+    pub fn check(&self, data: &[u8]) -> Outcome {
+        const KINDS: [&str; 4] = ["issues", "issue_comment", "ping", "push"];
+        let (first, body) = match data.split_first() {
+            Some((k, rest)) => (usize::from(*k), rest),
+            None => (0, data),
+        };
+        let forgeries = self.tool.forgeries();
+        let auth = match (first / 4) % 16 {
+            0..6 => Auth::Valid,
+            6 => Auth::Basic,
+            7 => Auth::NoDeliveryId,
+            8 => Auth::NoTimestamp,
+            9 => Auth::Garbage(String::from_utf8_lossy(body).chars().take(64).collect()),
+            n => forgeries[n % forgeries.len()].clone(),
+        };
+        self.deliver(KINDS[first % 4], body, &auth)
+    }
+
+    /// Deliver `body` authenticated as `auth` says (`kind`: GitHub's
+    /// event) and check the properties above; the outcome.
+    pub fn deliver(&self, kind: &str, body: &[u8], auth: &Auth) -> Outcome {
         use escalier_plugin::AdaptError;
-        match self.adapt(kind, body) {
+        let tool = self.tool.name();
+        let outcome = match self.adapt_with(kind, body, auth) {
+            Ok(events) if events.is_empty() => Outcome::Ignored,
             Ok(events) => {
-                assert!(events.len() <= 1, "one delivery maps to at most one event");
+                let prefix = format!("{tool}:");
                 for ev in &events {
                     assert!(
-                        ev.ticket_id.as_str().starts_with("github:"),
-                        "ticket id {}",
+                        ev.ticket_id.as_str().starts_with(&prefix),
+                        "{tool}: ticket id {}",
                         ev.ticket_id.as_str()
                     );
+                    let text = serde_json::to_string(ev).expect("events serialize");
+                    match Event::decode_one(&text, Origin::External) {
+                        Ok(again) => assert_eq!(&again, ev, "{tool}: decoding changed {text}"),
+                        Err(r) => panic!("{tool}: the strict decoder refuses {text}: {r}"),
+                    }
                 }
-                events.len()
+                if self.tool == Tool::GitHub {
+                    assert_eq!(events.len(), 1, "one GitHub delivery maps to one event");
+                }
+                Outcome::Events(events.len())
             }
-            Err(AdaptError::NotUnderstood { .. }) => 0,
-            Err(e) => panic!("the adapter failed on a signed payload: {e}"),
+            Err(AdaptError::Unauthorized { .. }) => Outcome::Unauthorized,
+            Err(AdaptError::NotUnderstood { .. }) => Outcome::NotUnderstood,
+            Err(e) => panic!("{tool}: the adapter failed ({}): {e}", e.http_status()),
+        };
+        if auth.forged(self.tool) {
+            assert_eq!(
+                outcome,
+                Outcome::Unauthorized,
+                "{tool}: accepted a delivery authenticated as {auth:?}"
+            );
+        } else {
+            assert_ne!(
+                outcome,
+                Outcome::Unauthorized,
+                "{tool}: refused a delivery authenticated as {auth:?}"
+            );
+        }
+        outcome
+    }
+
+    /// Deliver `body` properly authenticated: the number of events it
+    /// mapped to (0: ignored or not understood). Checks the properties.
+    pub fn check_payload(&self, kind: &str, body: &[u8]) -> usize {
+        match self.deliver(kind, body, &Auth::Valid) {
+            Outcome::Events(n) => n,
+            _ => 0,
         }
     }
 
-    /// Sign `body` and deliver it as GitHub event `kind`: the events the
-    /// host accepted from the adapter, or why not.
+    /// Deliver `body` properly authenticated: the events the host
+    /// accepted from the adapter, or why not (no checks).
     pub fn adapt(
         &self,
         kind: &str,
         body: &[u8],
     ) -> Result<Vec<Event>, escalier_plugin::AdaptError> {
-        use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(GITHUB_SECRET.as_bytes())
-            .expect("HMAC takes any key");
-        mac.update(body);
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let headers = [
-            ("X-GitHub-Event", kind),
-            ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
-            ("Content-Type", "application/json"),
-            ("X-Hub-Signature-256", &format!("sha256={hex}")),
-        ]
-        .map(|(n, v)| (n.to_owned(), v.to_owned()));
-        self.registry.current().adapt("github", &headers, body)
+        self.adapt_with(kind, body, &Auth::Valid)
     }
+
+    fn adapt_with(
+        &self,
+        kind: &str,
+        body: &[u8],
+        auth: &Auth,
+    ) -> Result<Vec<Event>, escalier_plugin::AdaptError> {
+        let (headers, sent) = self.tool.request(kind, body, auth);
+        self.registry
+            .current()
+            .adapt(self.tool.name(), &headers, &sent)
+    }
+}
+
+/// The repository's target directory (or `$CARGO_TARGET_DIR`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }

@@ -111,35 +111,104 @@ proptest! {
     fn plugin_manifest_any_text(s in "\\PC{0,300}") { escalier_fuzz::plugin_manifest(s.as_bytes()) }
 }
 
-mod github {
-    //! The GitHub adapter component in the real host, fed GitHub-shaped
-    //! payloads with values replaced or removed anywhere in the tree.
+mod adapters {
+    //! Each shipped adapter component in the real host, fed deliveries
+    //! shaped like its tool's (the fixtures of
+    //! `crates/escalier-plugin/tests/fixtures/<tool>/`) with values
+    //! replaced or removed anywhere in the tree, and arbitrary bytes;
+    //! authenticated as the tool does (to reach the mapping), or forged,
+    //! stale, tampered or with headers missing. [`Adapter::deliver`]
+    //! checks the properties.
 
-    use std::sync::OnceLock;
-
-    use escalier_fuzz::GitHubAdapter;
+    use escalier_fuzz::{Adapter, Auth, Outcome, Tool};
     use proptest::prelude::*;
+    use proptest::test_runner::TestRunner;
     use serde_json::Value;
 
+    /// Deliveries per adapter (each runs the component in a fresh instance).
+    const CASES: u32 = 300;
+
     macro_rules! fixtures {
-        ($($kind:literal $file:literal),* $(,)?) => {
-            [$(($kind, include_str!(concat!("../../escalier-plugin/tests/fixtures/github/", $file)))),*]
+        ($($tool:ident $dir:literal $kind:literal $file:literal),* $(,)?) => {
+            &[$((Tool::$tool, $kind, $file, include_str!(concat!("../../escalier-plugin/tests/fixtures/", $dir, "/", $file)))),*]
         };
     }
-    const SEEDS: [(&str, &str); 8] = fixtures![
-        "issues" "issues.opened.json",
-        "issues" "issues.edited.json",
-        "issues" "issues.closed.json",
-        "issues" "issues.reopened.json",
-        "issues" "issues.labeled.json",
-        "issues" "issues.assigned.json",
-        "issue_comment" "issue_comment.created.json",
-        "ping" "ping.json",
+    /// (tool, GitHub's event kind, file, text)
+    const FIXTURES: &[(Tool, &str, &str, &str)] = fixtures![
+        GitHub "github" "issues" "issues.opened.json",
+        GitHub "github" "issues" "issues.edited.json",
+        GitHub "github" "issues" "issues.closed.json",
+        GitHub "github" "issues" "issues.reopened.json",
+        GitHub "github" "issues" "issues.labeled.json",
+        GitHub "github" "issues" "issues.assigned.json",
+        GitHub "github" "issue_comment" "issue_comment.created.json",
+        GitHub "github" "ping" "ping.json",
+        Zendesk "zendesk" "" "ticket.created.json",
+        Zendesk "zendesk" "" "ticket.agent_assignment_changed.json",
+        Zendesk "zendesk" "" "ticket.brand_changed.json",
+        Zendesk "zendesk" "" "ticket.comment_added.agent.json",
+        Zendesk "zendesk" "" "ticket.comment_added.customer.json",
+        Zendesk "zendesk" "" "ticket.comment_added.private.json",
+        Zendesk "zendesk" "" "ticket.group_assignment_changed.json",
+        Zendesk "zendesk" "" "ticket.priority_changed.json",
+        Zendesk "zendesk" "" "ticket.status_changed.hold.json",
+        Zendesk "zendesk" "" "ticket.status_changed.json",
+        Zendesk "zendesk" "" "ticket.subject_changed.json",
+        Zendesk "zendesk" "" "ticket.tags_changed.json",
+        Zendesk "zendesk" "" "trigger.agent_comment.json",
+        Zendesk "zendesk" "" "trigger.assignment_changed.json",
+        Zendesk "zendesk" "" "trigger.satisfaction_rated.json",
+        Zendesk "zendesk" "" "trigger.status_changed.json",
+        Zendesk "zendesk" "" "trigger.ticket_created.json",
+        Zendesk "zendesk" "" "trigger.unmapped.json",
+        Zendesk "zendesk" "" "user.active_changed.json",
+        Freshdesk "freshdesk" "" "ticket_created.json",
+        Freshdesk "freshdesk" "" "agent_reply.json",
+        Freshdesk "freshdesk" "" "assignment_changed.json",
+        Freshdesk "freshdesk" "" "customer_reply.json",
+        Freshdesk "freshdesk" "" "note_added.json",
+        Freshdesk "freshdesk" "" "priority_changed.json",
+        Freshdesk "freshdesk" "" "satisfaction_rated.json",
+        Freshdesk "freshdesk" "" "status_changed.json",
+        Freshdesk "freshdesk" "" "status_changed.resolved.json",
+        Freshdesk "freshdesk" "" "status_changed.third_party.json",
+        Freshdesk "freshdesk" "" "tags_changed.json",
+        Freshdesk "freshdesk" "" "unmapped.json",
+        Jira "jira" "" "issue_created.json",
+        Jira "jira" "" "issue_updated.fields.json",
+        Jira "jira" "" "issue_updated.status.json",
+        Jira "jira" "" "issue_updated.resolved.json",
+        Jira "jira" "" "issue_updated.commented.json",
+        Jira "jira" "" "comment_created.public.json",
+        Jira "jira" "" "comment_created.internal.json",
+        Jira "jira" "" "comment_created.customer.json",
+        Jira "jira" "" "comment_updated.json",
+        Jira "jira" "" "issue_deleted.json",
+        Zammad "zammad" "" "ticket.created.json",
+        Zammad "zammad" "" "ticket.updated.note.json",
+        Zammad "zammad" "" "ticket.updated.pending.json",
+        Zammad "zammad" "" "ticket.updated.phone.json",
+        Zammad "zammad" "" "ticket.updated.reply.json",
+        Zammad "zammad" "" "ticket.closed.json",
     ];
 
-    fn adapter() -> &'static GitHubAdapter {
-        static ADAPTER: OnceLock<GitHubAdapter> = OnceLock::new();
-        ADAPTER.get_or_init(GitHubAdapter::built)
+    /// Fixtures the adapter answers `ignored`: a ping, types it does not map.
+    const IGNORED: &[&str] = &[
+        "ping.json",
+        "ticket.brand_changed.json",
+        "trigger.unmapped.json",
+        "user.active_changed.json",
+        "unmapped.json",
+        "issue_deleted.json",
+        "issue_updated.commented.json",
+    ];
+
+    fn seeds(tool: Tool) -> Vec<(&'static str, &'static str)> {
+        FIXTURES
+            .iter()
+            .filter(|f| f.0 == tool)
+            .map(|&(_, kind, _, text)| (kind, text))
+            .collect()
     }
 
     /// Every node of `v` as a JSON pointer.
@@ -164,6 +233,7 @@ mod github {
         out.push(at);
     }
 
+    /// A replacement value (`None`: remove the node).
     fn value() -> impl Strategy<Value = Option<Value>> {
         prop_oneof![
             Just(None),
@@ -172,9 +242,10 @@ mod github {
             any::<i64>().prop_map(|n| Some(n.into())),
             any::<f64>().prop_map(|f| Some(f.into())),
             "\\PC{0,40}".prop_map(|s| Some(s.into())),
-            "[\\x00-\\x1f \u{a0}\u{2028}\u{fe0f}\u{1f600}İ]{0,12}".prop_map(|s| Some(s.into())),
-            // Long multi-byte text around the adapter's truncation limits.
+            "[\\x00-\\x1f \u{a0}\u{2028}\u{fe0f}\u{1f600}İ/#.]{0,12}".prop_map(|s| Some(s.into())),
+            // Long multi-byte text around the adapters' truncation limits.
             (60usize..70_000, "[é😀a ]").prop_map(|(n, c)| Some(c.repeat(n / c.len()).into())),
+            // The tools' own words, where the mappings branch.
             prop::sample::select(vec![
                 "opened",
                 "edited",
@@ -186,34 +257,59 @@ mod github {
                 "OWNER",
                 "MEMBER",
                 "NONE",
+                "zen:event-type:ticket.created",
+                "zen:event-type:ticket.status_changed",
+                "ticket_created",
+                "status_changed",
+                "note_added",
+                "solved",
+                "hold",
+                "pending",
+                "urgent",
+                "Urgent",
+                "jira:issue_created",
+                "jira:issue_updated",
+                "comment_created",
+                "comment_updated",
+                "status",
+                "priority",
+                "customer",
+                "sd.public.comment",
+                "done",
+                "pending reminder",
+                "note",
+                "phone",
+                "Agent",
+                "Customer",
                 "2026-03-02T09:00:00Z",
                 "not a date",
+                "..",
             ])
             .prop_map(|s| Some(s.into())),
             Just(Some(serde_json::json!({}))),
+            Just(Some(serde_json::json!([]))),
             Just(Some(
-                serde_json::json!([{"name": "P1 Urgent"}, {"name": ""}])
+                serde_json::json!([{"name": "P1 Urgent"}, {"name": ""}, "two words", 7])
             )),
         ]
     }
 
-    fn payload() -> impl Strategy<Value = (&'static str, Vec<u8>)> {
+    /// A fixture with 0 to 4 values replaced or removed.
+    fn mutated(tool: Tool) -> impl Strategy<Value = (&'static str, Vec<u8>)> {
         (
-            0..SEEDS.len(),
+            prop::sample::select(seeds(tool)),
             prop::collection::vec((any::<prop::sample::Index>(), value()), 0..5),
         )
-            .prop_map(|(seed, edits)| {
-                let (kind, text) = SEEDS[seed];
+            .prop_map(|((kind, text), edits)| {
                 let mut v: Value = serde_json::from_str(text).expect("fixture is JSON");
                 for (at, replacement) in edits {
                     let mut all = Vec::new();
                     pointers(&v, String::new(), &mut all);
                     let ptr = at.get(&all).clone();
                     match replacement {
+                        Some(r) if ptr.is_empty() => v = r,
                         Some(r) => {
-                            if ptr.is_empty() {
-                                v = r;
-                            } else if let Some(slot) = v.pointer_mut(&ptr) {
+                            if let Some(slot) = v.pointer_mut(&ptr) {
                                 *slot = r;
                             }
                         }
@@ -230,30 +326,115 @@ mod github {
             })
     }
 
-    proptest! {
-        // Each case runs the component in a fresh instance.
-        #![proptest_config(super::config(300))]
+    /// Mostly authenticated as the tool does; else forged, stale,
+    /// tampered, garbage, or with a header missing.
+    fn auth(tool: Tool) -> impl Strategy<Value = Auth> {
+        prop_oneof![
+            8 => Just(Auth::Valid),
+            1 => Just(Auth::Basic),
+            1 => Just(Auth::NoDeliveryId),
+            1 => Just(Auth::NoTimestamp),
+            3 => prop::sample::select(tool.forgeries()),
+            1 => "\\PC{0,80}".prop_map(Auth::Garbage),
+        ]
+    }
 
-        #[test]
-        fn adapter_maps_or_refuses_any_payload((kind, body) in payload()) {
-            adapter().check_payload(kind, &body);
-        }
+    fn delivery(tool: Tool) -> impl Strategy<Value = (&'static str, Vec<u8>, Auth)> {
+        let kinds = seeds(tool).into_iter().map(|s| s.0).collect::<Vec<_>>();
+        let body = prop_oneof![
+            6 => mutated(tool),
+            1 => (prop::sample::select(kinds), prop::collection::vec(any::<u8>(), 0..512)),
+        ];
+        (body, auth(tool)).prop_map(|((kind, body), auth)| (kind, body, auth))
+    }
 
-        #[test]
-        fn adapter_any_bytes(b in prop::collection::vec(any::<u8>(), 0..512)) {
-            adapter().check(&b);
-        }
+    fn fuzz(tool: Tool) {
+        let adapter = Adapter::built(tool);
+        let config = ProptestConfig {
+            source_file: Some(file!()),
+            ..super::config(CASES)
+        };
+        let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());
+        TestRunner::new(config)
+            .run(&delivery(tool), |(kind, body, auth)| {
+                let outcome = match adapter.deliver(kind, &body, &auth) {
+                    Outcome::Events(_) => "events",
+                    other => {
+                        if other == Outcome::Ignored {
+                            "ignored"
+                        } else {
+                            "refused"
+                        }
+                    }
+                };
+                *seen.lock().expect("counts").entry(outcome).or_insert(0u32) += 1;
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", tool.name()));
+        // The run reached the mapping (signed deliveries mapped to events)
+        // as well as the refusals: a harness that only ever got 401s or
+        // 422s would pass without testing anything.
+        let seen = seen.into_inner().expect("counts");
+        assert!(
+            seen.get("events").is_some_and(|n| *n >= CASES / 4) && seen.contains_key("refused"),
+            "{}: {seen:?}",
+            tool.name()
+        );
     }
 
     #[test]
-    fn the_fixtures_map_to_events() {
-        for (kind, text) in SEEDS {
-            let want = usize::from(kind != "ping");
-            assert_eq!(
-                adapter().check_payload(kind, text.as_bytes()),
-                want,
-                "{kind}"
-            );
+    fn github() {
+        fuzz(Tool::GitHub);
+    }
+
+    #[test]
+    fn zendesk() {
+        fuzz(Tool::Zendesk);
+    }
+
+    #[test]
+    fn freshdesk() {
+        fuzz(Tool::Freshdesk);
+    }
+
+    #[test]
+    fn jira() {
+        fuzz(Tool::Jira);
+    }
+
+    #[test]
+    fn zammad() {
+        fuzz(Tool::Zammad);
+    }
+
+    /// The seeds themselves: each fixture maps to events (or is ignored),
+    /// and each forgery of it is refused — so the fuzz starts from
+    /// deliveries that reach the mapping.
+    #[test]
+    fn the_fixtures_map_and_their_forgeries_are_refused() {
+        for tool in Tool::ALL {
+            let adapter = Adapter::built(tool);
+            for &(_, kind, file, text) in FIXTURES.iter().filter(|f| f.0 == tool) {
+                let ignored = IGNORED.contains(&file);
+                for auth in [Auth::Valid, Auth::Basic, Auth::NoTimestamp] {
+                    if tool == Tool::Zendesk && auth == Auth::NoTimestamp {
+                        continue;
+                    }
+                    let got = adapter.deliver(kind, text.as_bytes(), &auth);
+                    assert!(
+                        if ignored {
+                            got == Outcome::Ignored
+                        } else {
+                            matches!(got, Outcome::Events(1..))
+                        },
+                        "{} {file} {auth:?}: {got:?}",
+                        tool.name()
+                    );
+                }
+                for auth in tool.forgeries() {
+                    adapter.deliver(kind, text.as_bytes(), auth);
+                }
+            }
         }
     }
 }

@@ -67,12 +67,12 @@ mod github {
     use std::sync::OnceLock;
 
     use escalier_core::EventKind;
-    use escalier_fuzz::GitHubAdapter;
+    use escalier_fuzz::{Adapter, Tool};
     use serde_json::Value;
 
-    fn adapter() -> &'static GitHubAdapter {
-        static ADAPTER: OnceLock<GitHubAdapter> = OnceLock::new();
-        ADAPTER.get_or_init(GitHubAdapter::built)
+    fn adapter() -> &'static Adapter {
+        static ADAPTER: OnceLock<Adapter> = OnceLock::new();
+        ADAPTER.get_or_init(|| Adapter::built(Tool::GitHub))
     }
 
     fn fixture(file: &str) -> Value {

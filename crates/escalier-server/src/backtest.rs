@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use escalier_core::{Clock, Timestamp};
 use escalier_lab::Policies;
 use escalier_lab::policies::PoliciesError;
-use escalier_lab::replay::{PluginRunner, Replay, ReplayOptions, ReplayReport};
+use escalier_lab::replay::{Notifier, PluginRunner, Replay, ReplayOptions, ReplayReport};
 use escalier_store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -33,6 +33,9 @@ pub struct Prepared {
     pub policies: Policies,
     /// Plugins to run after the policies; `None`: policies only.
     pub plugins: Option<Arc<dyn PluginRunner>>,
+    /// The candidate's notification reactor (`notify.toml`), run after
+    /// the plugins as in the server, with or without them.
+    pub notify: Option<Notifier>,
     pub limits: escalier_core::Limits,
 }
 
@@ -320,6 +323,7 @@ impl Backtests {
         })?;
         let opts = ReplayOptions {
             plugins: prepared.plugins,
+            notify: prepared.notify,
             since: Some(run.from),
             until: Some(run.to),
             limits: prepared.limits,
@@ -430,6 +434,7 @@ mod tests {
         Ok(Prepared {
             policies: Policies::load(dir).map_err(Unprepared::Policies)?,
             plugins: None,
+            notify: None,
             limits: escalier_core::Limits::default(),
         })
     }

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use escalier_core::Clock;
 use escalier_lab::policies::{Extras, Policies};
-use escalier_lab::replay::{PluginRef, PluginRunner};
-use escalier_lab::sim::SharedReactor;
+use escalier_lab::replay::PluginRunner;
 use escalier_server::backtest::{BacktestConfig, Backtests, Prepared, Unprepared};
 use escalier_store::Store;
 
@@ -44,19 +43,9 @@ pub fn service(cfg: &Config, store: Store, clock: Arc<dyn Clock>) -> Arc<Backtes
         } else {
             None
         };
-        // The notification reactor runs after the plugins, as in the server.
-        let plugins = match (
-            plugins,
-            crate::notify::NotifyCache::default().reactor(policies.set()),
-        ) {
-            (Some(p), Some(n)) => Some(Arc::new(crate::notify::ReplayWithNotify {
-                plugins: p,
-                notify: Arc::new(n),
-            }) as Arc<dyn PluginRunner>),
-            (None, Some(n)) => Some(Arc::new(NotifyOnly(Arc::new(n))) as Arc<dyn PluginRunner>),
-            (p, None) => p,
-        };
         Ok(Prepared {
+            // After the plugins, a reactor of its own, as in the server.
+            notify: crate::notify::replay_notifier(policies.set()),
             policies,
             plugins,
             limits: escalier_core::Limits {
@@ -76,17 +65,4 @@ pub fn service(cfg: &Config, store: Store, clock: Arc<dyn Clock>) -> Arc<Backtes
         store,
         clock,
     ))
-}
-
-/// The notification reactor alone, when no plugins run.
-struct NotifyOnly(Arc<escalier_notify::NotifyReactor>);
-
-impl PluginRunner for NotifyOnly {
-    fn reactor(&self) -> SharedReactor {
-        self.0.clone()
-    }
-
-    fn plugins(&self) -> Vec<PluginRef> {
-        Vec::new()
-    }
 }

@@ -4,15 +4,13 @@
 //! the secrets the notifier reads, and what `GET /v1/notify/targets`
 //! shows.
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use escalier_core::{Reaction, Reactor, Record, Ticket};
-use escalier_lab::replay::{PluginRef, PluginRunner};
-use escalier_lab::sim::SharedReactor;
 use escalier_notify::{NotifyConfig, NotifyReactor, TargetKind, TargetStatus};
 use escalier_plugin::PluginRegistry;
 use escalier_policy::{NOTIFY_FILE, PolicyEngine, PolicyLimits, PolicyRegistry, PolicySet};
@@ -32,28 +30,45 @@ pub fn engine(limits: PolicyLimits) -> PolicyEngine {
     }))
 }
 
+/// Whether a secret is set (never its value).
+pub type SecretSet = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The parsed `notify.toml` of the set in force, parsed once per version.
 /// `None`: the set has no `notify.toml` (notifications are off: an
 /// `action.notify` is recorded and nothing is sent).
+#[derive(Default)]
 pub struct NotifyCache {
     last: Mutex<Option<(String, Option<Arc<NotifyConfig>>)>>,
-}
-
-impl Default for NotifyCache {
-    fn default() -> Self {
-        NotifyCache {
-            last: Mutex::new(None),
-        }
-    }
+    /// With [`NotifyCache::logging_disabled`]: whether a secret is set.
+    secret_set: Option<SecretSet>,
+    /// The disabled targets last logged: name → why.
+    disabled: Mutex<BTreeMap<String, String>>,
 }
 
 impl NotifyCache {
+    /// A cache that logs the targets that cannot send, and why, when it
+    /// first reads a set's `notify.toml` (at start, and after each reload
+    /// of the policies) and they differ from those logged before: a target
+    /// newly disabled or with another reason, and one that can send again.
+    /// Logged once per change, never per record.
+    pub fn logging_disabled(secret_set: SecretSet) -> NotifyCache {
+        NotifyCache {
+            secret_set: Some(secret_set),
+            ..NotifyCache::default()
+        }
+    }
+
     pub fn config(&self, set: &PolicySet) -> Option<Arc<NotifyConfig>> {
+        self.config_logged(set).0
+    }
+
+    /// [`NotifyCache::config`], and the lines it logged about targets.
+    fn config_logged(&self, set: &PolicySet) -> (Option<Arc<NotifyConfig>>, Vec<String>) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((version, config)) = &*last
             && version == set.version()
         {
-            return config.clone();
+            return (config.clone(), Vec::new());
         }
         let config = set
             .sources()
@@ -71,7 +86,50 @@ impl NotifyCache {
                 },
             );
         *last = Some((set.version().to_owned(), config.clone()));
-        config
+        let logged = match &self.secret_set {
+            Some(secret_set) => self.log_disabled(config.as_deref(), &**secret_set),
+            None => Vec::new(),
+        };
+        (config, logged)
+    }
+
+    /// Log what changed in the disabled targets since the last time.
+    fn log_disabled(
+        &self,
+        config: Option<&NotifyConfig>,
+        secret_set: &dyn Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let now: BTreeMap<String, String> = config
+            .map(|c| {
+                c.targets
+                    .values()
+                    .filter_map(|t| match t.status(c, secret_set) {
+                        TargetStatus::Disabled(why) => Some((t.name.clone(), why)),
+                        TargetStatus::Enabled => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut before = self.disabled.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = Vec::new();
+        for (name, why) in &now {
+            if before.get(name) != Some(why) {
+                let kind = config
+                    .and_then(|c| c.targets.get(name))
+                    .map_or("", |t| t.kind.kind().as_str());
+                tracing::info!(target = %name, kind, "notification target disabled: {why}");
+                lines.push(format!("{name} disabled: {why}"));
+            }
+        }
+        for name in before.keys() {
+            let present = config.is_some_and(|c| c.targets.contains_key(name));
+            if present && !now.contains_key(name) {
+                tracing::info!(target = %name, "notification target enabled");
+                lines.push(format!("{name} enabled"));
+            }
+        }
+        *before = now;
+        lines
     }
 
     /// The reactor for the set in force, if it has a `notify.toml`.
@@ -171,50 +229,14 @@ pub fn targets_status(
     json!({"configured": true, "targets": targets, "teams": config.teams})
 }
 
-/// A replay's plugins, then the notification reactor, as the server runs
-/// them after the policies: a backtest of a set with a `notify.toml`
-/// reproduces its `notification.requested` records.
-pub struct ReplayWithNotify {
-    pub plugins: Arc<dyn PluginRunner>,
-    pub notify: Arc<NotifyReactor>,
-}
-
-impl PluginRunner for ReplayWithNotify {
-    fn reactor(&self) -> SharedReactor {
-        Arc::new(Then(self.plugins.reactor(), self.notify.clone()))
-    }
-
-    fn plugins(&self) -> Vec<PluginRef> {
-        self.plugins.plugins()
-    }
-}
-
-/// Two reactors in turn.
-struct Then(SharedReactor, Arc<NotifyReactor>);
-
-impl Reactor for Then {
-    fn wants(&self, event_type: &str) -> bool {
-        self.0.wants(event_type) || self.1.wants(event_type)
-    }
-
-    fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
-        let t = record.event.type_name();
-        if self.0.wants(t) {
-            self.0.react(ticket, record, out);
-        }
-        if self.1.wants(t) {
-            self.1.react(ticket, record, out);
-        }
-    }
-}
-
-/// Log once, at start, the targets that cannot send and why.
-pub fn log_disabled(config: &NotifyConfig, secret_set: &dyn Fn(&str) -> bool) {
-    for t in config.targets.values() {
-        if let TargetStatus::Disabled(why) = t.status(config, secret_set) {
-            tracing::info!(target = %t.name, kind = t.kind.kind().as_str(), "notification target disabled: {why}");
-        }
-    }
+/// The notification reactor of `set` (its `notify.toml`) for a replay or
+/// a backtest, which runs it after the plugins, a reactor of its own as in
+/// the server, whether or not plugins run: it is pure (it records
+/// `notification.requested`; nothing is sent).
+pub fn replay_notifier(set: &PolicySet) -> Option<escalier_lab::replay::Notifier> {
+    NotifyCache::default()
+        .reactor(set)
+        .map(|n| escalier_lab::replay::Notifier(Arc::new(n)))
 }
 
 #[cfg(test)]
@@ -267,6 +289,86 @@ mod tests {
         let text = std::fs::read_to_string(examples().join("notify.toml")).unwrap();
         let values: toml::Table = toml::from_str(&text).unwrap();
         assert!(!values.to_string().contains("hooks."), "{values}");
+    }
+
+    #[test]
+    fn disabled_targets_are_logged_when_a_reload_changes_them_and_the_targets_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |notify: &str| {
+            std::fs::write(
+                dir.path().join("tag.rhai"),
+                format!(
+                    "const ON = [\"ticket.created\"];\ntag(\"t{}\");\n",
+                    notify.len()
+                ),
+            )
+            .unwrap();
+            std::fs::write(dir.path().join(NOTIFY_FILE), notify).unwrap();
+        };
+        let slack = "[targets.\"#on-call\"]\nkind = \"slack\"\nurl_secret = \"slack_url\"\n";
+        write(slack);
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let policies = PolicyRegistry::with_engine(
+            dir.path(),
+            Arc::new(engine(PolicyLimits::default())),
+            Arc::new(ManualClock::new(at)),
+        )
+        .unwrap();
+        // Only the PagerDuty routing key is set, until Slack's URL is.
+        let slack_set = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let set = {
+            let slack_set = slack_set.clone();
+            move |name: &str| {
+                name == "pd_key"
+                    || (name == "slack_url" && slack_set.load(std::sync::atomic::Ordering::Relaxed))
+            }
+        };
+        let cache = NotifyCache::logging_disabled(Arc::new(set.clone()));
+        let (_, logged) = cache.config_logged(&policies.current());
+        assert_eq!(logged, ["#on-call disabled: secret `slack_url` is not set"]);
+        // Once per change, not per record.
+        assert!(cache.config_logged(&policies.current()).1.is_empty());
+
+        // notify.toml gains a target that waits for its secret and one that
+        // can send: the new one is logged, the one logged before is not.
+        write(&format!(
+            "{slack}[targets.pager]\nkind = \"pagerduty\"\nrouting_key_secret = \"pd_key\"\n\
+             [targets.audit]\nkind = \"webhook\"\nurl_secret = \"audit_url\"\nsigning_secret = \"pd_key\"\n"
+        ));
+        policies.reload().unwrap();
+        let (_, logged) = cache.config_logged(&policies.current());
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].starts_with("audit disabled: "), "{logged:?}");
+        let status = targets_status(&policies, &cache, &set);
+        let enabled: Vec<(&str, bool)> = status["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap(), t["enabled"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(
+            enabled,
+            [("#on-call", false), ("audit", false), ("pager", true)]
+        );
+
+        // Slack's URL is set and the audit target goes: at the next reload
+        // Slack can send again, and the audit target is no longer listed.
+        slack_set.store(true, std::sync::atomic::Ordering::Relaxed);
+        write(&format!(
+            "{slack}[targets.pager]\nkind = \"pagerduty\"\nrouting_key_secret = \"pd_key\"\n"
+        ));
+        policies.reload().unwrap();
+        let (_, logged) = cache.config_logged(&policies.current());
+        assert_eq!(logged, ["#on-call enabled"]);
+        let status = targets_status(&policies, &cache, &set);
+        let names: Vec<&str> = status["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["#on-call", "pager"], "{status}");
+        assert_eq!(status["targets"][0]["enabled"], true, "{status}");
     }
 
     #[test]

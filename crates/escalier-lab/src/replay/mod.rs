@@ -19,6 +19,12 @@
 //! Without a runner, records
 //! plugins produced are left out of the comparison and counted.
 //!
+//! The notification reactor (a set's `notify.toml`, given as
+//! [`ReplayOptions::notify`]) runs after the plugins, as a reactor of its
+//! own as in the server — it sees the ticket as the plugins left it — and
+//! whether or not plugins run: it is pure (it only records
+//! `notification.requested`, never sends), so its records are compared.
+//!
 //! A window (`from_seq`..`to_seq`, `since`..`until`) starts from the
 //! recorded tickets: every record before it is folded as recorded (with
 //! `timers::replay`, so clocks are re-derived under the candidate's SLA
@@ -72,6 +78,9 @@ pub struct ReplayOptions {
     /// Plugins to run after the policies; `None`: policies only, and
     /// records plugins produced are not compared.
     pub plugins: Option<Arc<dyn PluginRunner>>,
+    /// The notification reactor, run after the plugins (after the
+    /// policies when no plugins run), as the server runs it.
+    pub notify: Option<Notifier>,
     /// First input seq replayed (inclusive).
     pub from_seq: Option<u64>,
     /// Last input seq replayed (inclusive).
@@ -89,6 +98,7 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
             plugins: None,
+            notify: None,
             from_seq: None,
             to_seq: None,
             since: None,
@@ -96,6 +106,18 @@ impl Default for ReplayOptions {
             limits: Limits::default(),
             threads: 1,
         }
+    }
+}
+
+/// The reactor that turns `action.notify` and ladder levels into
+/// `notification.requested` records (the server's notifier, without its
+/// deliveries).
+#[derive(Clone)]
+pub struct Notifier(pub SharedReactor);
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notifier")
     }
 }
 
@@ -285,8 +307,8 @@ impl Replay {
         Self::with_reactors(vec![reactor], Arc::clone(policies.books()), candidate, opts)
     }
 
-    /// Replay with any reactors and books (then the plugins of `opts`);
-    /// `candidate` describes them.
+    /// Replay with any reactors and books (then the plugins and the
+    /// notifier of `opts`); `candidate` describes them.
     pub fn with_reactors(
         reactors: Vec<SharedReactor>,
         books: Arc<Books>,
@@ -300,6 +322,11 @@ impl Replay {
                 let mut reactors = reactors.clone();
                 if let Some(p) = &opts.plugins {
                     reactors.push(p.reactor());
+                }
+                // A reactor of its own, as in the server: it sees what the
+                // plugins' reactions did to the ticket (a priority they set).
+                if let Some(n) = &opts.notify {
+                    reactors.push(Arc::clone(&n.0));
                 }
                 let mut sim = Simulator::new(reactors, Arc::clone(&books), opts.limits);
                 sim.keep_log(false)
@@ -457,6 +484,11 @@ impl Replay {
         } else {
             notes.push(
                 "plugins ran after the policies, with side effects off: deliveries are compared, never sent".to_owned(),
+            );
+        }
+        if self.opts.notify.is_some() {
+            notes.push(
+                "notifications (notify.toml) ran after the plugins, as in the server: compared, never sent".to_owned(),
             );
         }
         if counts.plugin_records > 0 {

@@ -16,7 +16,9 @@ use escalier_core::{
     Timestamp,
 };
 use escalier_lab::policies::{Extras, Policies};
-use escalier_lab::replay::{PluginRef, PluginRunner, Replay, ReplayOptions, ReplayReport};
+use escalier_lab::replay::{
+    Notifier, PluginRef, PluginRunner, Replay, ReplayOptions, ReplayReport,
+};
 use escalier_lab::sim::SharedReactor;
 use escalier_lab::traffic::{GenOptions, Generator};
 use escalier_policy::PolicyEngine;
@@ -52,8 +54,9 @@ fn load(dir: &Path) -> Policies {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The policies, then (as the server runs them) the plugins.
-struct Serve(Arc<Policies>, Option<SharedReactor>);
+/// The policies, then (as the server runs them) the plugins and the
+/// notifier, each a reactor of its own.
+struct Serve(Arc<Policies>, Vec<SharedReactor>);
 
 impl ReactorSource for Serve {
     fn reactors(&self, _pinned: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
@@ -85,6 +88,15 @@ fn record_with(
     plugins: Option<SharedReactor>,
     events: Vec<(Event, Timestamp)>,
 ) -> Vec<Record> {
+    record_after(policies, plugins.into_iter().collect(), events)
+}
+
+/// [`record`] with reactors run after the policies, in turn.
+fn record_after(
+    policies: &Arc<Policies>,
+    after: Vec<SharedReactor>,
+    events: Vec<(Event, Timestamp)>,
+) -> Vec<Record> {
     let store = Store::in_memory().unwrap();
     let start = events.first().map(|e| e.1).unwrap_or(Timestamp::UNIX_EPOCH);
     let clock = Arc::new(ManualClock::new(start));
@@ -92,7 +104,7 @@ fn record_with(
         Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(Serve(Arc::clone(policies), plugins)),
+        Arc::new(Serve(Arc::clone(policies), after)),
         ProcessorConfig {
             clock: clock.clone(),
             ..ProcessorConfig::default()
@@ -504,5 +516,166 @@ fn plugins_replay_at_the_recorded_positions_and_their_records_are_compared() {
         report.notes[0].contains("no plugins were run"),
         "{:?}",
         report.notes
+    );
+}
+
+/// A plugin stand-in that lowers the priority of every escalated ticket.
+struct Lowerer;
+
+impl Reactor for Lowerer {
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "action.escalate"
+    }
+
+    fn react(&self, _: &Arc<Ticket>, _: &Arc<Record>, out: &mut Vec<Reaction>) {
+        out.push(Reaction {
+            producer: Producer::Plugin {
+                plugin: "lowerer".into(),
+                version: "1.0.0".into(),
+                hash: "sha256:0123456789abcdef".into(),
+            },
+            kind: EventKind::Action(Action::SetPriority(escalier_core::action::SetPriority {
+                priority: escalier_core::vocab::Priority::Low,
+            })),
+        });
+    }
+}
+
+impl PluginRunner for Lowerer {
+    fn reactor(&self) -> SharedReactor {
+        Arc::new(Lowerer)
+    }
+
+    fn plugins(&self) -> Vec<PluginRef> {
+        vec![PluginRef {
+            name: "lowerer".into(),
+            version: "1.0.0".into(),
+            hash: "sha256:0123456789abcdef".into(),
+        }]
+    }
+}
+
+/// A notifier stand-in: on every escalation, a system record naming the
+/// ticket's priority as it sees it (the real notifier's urgency and
+/// PagerDuty severity come from the priority).
+struct Pager;
+
+impl Reactor for Pager {
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "action.escalate"
+    }
+
+    fn react(&self, ticket: &Arc<Ticket>, _: &Arc<Record>, out: &mut Vec<Reaction>) {
+        out.push(Reaction {
+            producer: Producer::System,
+            kind: EventKind::Action(Action::Note(Note {
+                text: format!("page at priority {}", ticket.priority),
+            })),
+        });
+    }
+}
+
+fn pages(log: &[Record], priority: &str) -> usize {
+    log.iter()
+        .filter(|r| {
+            matches!(&r.event.kind, EventKind::Action(Action::Note(n))
+                if n.text == format!("page at priority {priority}"))
+        })
+        .count()
+}
+
+#[test]
+fn the_notifier_runs_after_the_plugins_as_its_own_reactor_as_in_the_server() {
+    let policies = Arc::new(load(&policies_dir()));
+    // Recorded as the server runs them: policies, plugins, notifier.
+    let log = record_after(
+        &policies,
+        vec![Arc::new(Lowerer), Arc::new(Pager)],
+        traffic(3, 300, 6, 30),
+    );
+    assert!(
+        pages(&log, "low") > 0,
+        "the notifier saw the priority the plugin set"
+    );
+    for threads in [1, 2] {
+        let opts = ReplayOptions {
+            plugins: Some(Arc::new(Lowerer)),
+            notify: Some(Notifier(Arc::new(Pager))),
+            threads,
+            ..ReplayOptions::default()
+        };
+        let report = Replay::run(&policies, opts, log.iter().cloned());
+        assert!(
+            report.is_empty(),
+            "{threads} thread(s): {:#?}",
+            report.tickets
+        );
+        assert!(
+            report.notes.iter().any(|n| n.contains("notify.toml")),
+            "{:?}",
+            report.notes
+        );
+    }
+    // Run in the plugins' step instead, the notifier sees the priority
+    // before the plugin's change, and its records differ.
+    let opts = ReplayOptions {
+        plugins: Some(Arc::new(OneStep)),
+        ..ReplayOptions::default()
+    };
+    let report = Replay::run(&policies, opts, log.iter().cloned());
+    assert!(
+        report.summary.by_type["action.note"].changed > 0,
+        "{:#?}",
+        report.summary
+    );
+}
+
+/// The plugin and the notifier in one reactor: what a replay must not do.
+struct OneStep;
+
+impl Reactor for OneStep {
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "action.escalate"
+    }
+
+    fn react(&self, ticket: &Arc<Ticket>, record: &Arc<Record>, out: &mut Vec<Reaction>) {
+        Lowerer.react(ticket, record, out);
+        Pager.react(ticket, record, out);
+    }
+}
+
+impl PluginRunner for OneStep {
+    fn reactor(&self) -> SharedReactor {
+        Arc::new(OneStep)
+    }
+
+    fn plugins(&self) -> Vec<PluginRef> {
+        Lowerer.plugins()
+    }
+}
+
+#[test]
+fn the_notifier_runs_without_plugins_and_its_records_compare() {
+    let policies = Arc::new(load(&policies_dir()));
+    let log = record_after(&policies, vec![Arc::new(Pager)], traffic(3, 300, 6, 30));
+    let paged = log
+        .iter()
+        .filter(|r| matches!(&r.event.kind, EventKind::Action(Action::Note(n)) if n.text.starts_with("page at")))
+        .count();
+    assert!(paged > 0);
+    // `escalier replay --no-plugins`: no plugin runner, the notifier still.
+    let opts = ReplayOptions {
+        notify: Some(Notifier(Arc::new(Pager))),
+        ..ReplayOptions::default()
+    };
+    let report = Replay::run(&policies, opts, log.iter().cloned());
+    assert!(report.is_empty(), "{:#?}", report.tickets);
+    assert_eq!(report.counts.plugin_records, 0);
+    // Without it, its records show as removed.
+    let report = replay(&policies, &log, 1);
+    assert_eq!(
+        report.summary.total.removed as usize, paged,
+        "{:#?}",
+        report.summary
     );
 }

@@ -31,7 +31,8 @@ pub struct Args {
     /// plugins.dir (`<data dir>/plugins`), if it exists.
     #[arg(long, value_name = "DIR", conflicts_with = "no_plugins")]
     plugins: Option<PathBuf>,
-    /// Run the policies only; records plugins produced are not compared.
+    /// Run no plugins; records plugins produced are not compared. The
+    /// candidate's notify.toml still runs (it only records notifications).
     #[arg(long)]
     no_plugins: bool,
     #[command(flatten)]
@@ -127,19 +128,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    // The notification reactor runs after the plugins, as in the server.
-    let plugins = match (
-        plugins,
-        crate::notify::NotifyCache::default().reactor(policies.set()),
-    ) {
-        (Some(p), Some(n)) => Some(Arc::new(crate::notify::ReplayWithNotify {
-            plugins: p,
-            notify: Arc::new(n),
-        }) as Arc<dyn PluginRunner>),
-        (p, _) => p,
-    };
     let opts = ReplayOptions {
         plugins,
+        // notify.toml's reactor runs after the plugins, as in the server,
+        // with or without them (--no-plugins): it only records.
+        notify: crate::notify::replay_notifier(policies.set()),
         from_seq: args.from_seq,
         to_seq: args.to_seq,
         since: instant(&args.since, "since")?,

@@ -128,7 +128,6 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         .with_context(|| format!("watching {}", plugins.plugins_dir().display()))?;
 
     // Notifications: notify.toml of the set in force, the secrets they use.
-    let notify_cache = Arc::new(crate::notify::NotifyCache::default());
     let (signing, generated) = crate::notify::signing_secret(
         &cfg.storage.data_dir,
         plugins.secret(crate::notify::SIGNING_SECRET).is_some(),
@@ -141,9 +140,13 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         );
     }
     let notify_secrets = Arc::new(crate::notify::secrets(plugins.clone(), signing));
-    if let Some(config) = notify_cache.config(&policies.current()) {
-        crate::notify::log_disabled(&config, &|name: &str| notify_secrets(name).is_some());
-    }
+    // Targets that cannot send are logged at start, and again whenever a
+    // reload of the policies (and notify.toml) changes them.
+    let notify_cache = Arc::new(crate::notify::NotifyCache::logging_disabled({
+        let secrets = notify_secrets.clone();
+        Arc::new(move |name: &str| secrets(name).is_some())
+    }));
+    notify_cache.config(&policies.current());
 
     let store = Store::open(
         &cfg.db_path(),

@@ -74,9 +74,8 @@ fn moves_back_and_forth_and_long_ticket_ids_each_get_their_own_outcome() {
         .as_str()
         .unwrap()
         .to_owned();
-    // A version is stored once it has processed something.
-    let seq = s.ingest(&comment("c1", "A-1", "customer", "hi"));
-    s.ticket("A-1", seq);
+    // A version is stored when it comes into force, before it has
+    // processed anything: W can be named right away.
 
     // V -> W (through the CLI), W -> V, V -> W again: every move happens.
     let out = migrate_cli(&s, &["--to", &w]);

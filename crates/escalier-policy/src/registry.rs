@@ -29,7 +29,11 @@ pub struct PolicyRegistry {
     /// Held for a whole reload, so two reloads (watcher, API) never interleave.
     reloading: Mutex<()>,
     state: Mutex<State>,
+    /// Called with every set that comes into force (see [`PolicyRegistry::on_change`]).
+    on_change: Mutex<Vec<ChangeHook>>,
 }
+
+type ChangeHook = Arc<dyn Fn(&PolicySet) + Send + Sync>;
 
 struct State {
     loaded_at: Timestamp,
@@ -141,6 +145,7 @@ impl PolicyRegistry {
             current: ArcSwap::from_pointee(set),
             reloading: Mutex::new(()),
             state: Mutex::new(state),
+            on_change: Mutex::new(Vec::new()),
         })
     }
 
@@ -150,6 +155,16 @@ impl PolicyRegistry {
 
     pub fn engine(&self) -> &Arc<PolicyEngine> {
         &self.engine
+    }
+
+    /// Call `hook` with the set in force now, and with every set a reload
+    /// brings into force, right after it does (on the reloading thread).
+    /// The server keeps each version's files this way, so a version can
+    /// be named (a migration to the set in force) as soon as it serves.
+    pub fn on_change(&self, hook: impl Fn(&PolicySet) + Send + Sync + 'static) {
+        let hook: ChangeHook = Arc::new(hook);
+        hook(&self.current());
+        lock(&self.on_change).push(hook);
     }
 
     /// The serving set. Hold it for one event (or one batch) and ask again:
@@ -187,7 +202,12 @@ impl PolicyRegistry {
                     st.last_error = None;
                 }
                 let policies = set.len();
-                self.current.store(Arc::new(set));
+                let set = Arc::new(set);
+                self.current.store(set.clone());
+                let hooks = lock(&self.on_change).clone();
+                for hook in hooks {
+                    hook(&set);
+                }
                 count("changed");
                 tracing::info!(target: "escalier::policy", from, to, policies, "policies reloaded");
                 Ok(ReloadOutcome::Changed { from, to })

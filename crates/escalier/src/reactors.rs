@@ -73,7 +73,7 @@ impl Reactors {
     }
 
     /// Keep the serving set's files, once per version.
-    fn remember(&self, set: &PolicySet) {
+    pub fn remember(&self, set: &PolicySet) {
         let mut stored = self.stored.lock().unwrap_or_else(|p| p.into_inner());
         if *stored == set.version() {
             return;

@@ -172,3 +172,27 @@ fn a_missing_directory_is_an_io_diagnostic() {
     assert_eq!(err.diagnostics[0].code, Code::Io);
     assert_eq!(err.diagnostics[0].line, None);
 }
+
+#[test]
+fn change_hooks_see_the_set_in_force_and_every_set_a_reload_brings_in() {
+    let (dir, _clock, reg) = setup();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    reg.on_change({
+        let seen = seen.clone();
+        move |set| seen.lock().unwrap().push(set.version().to_owned())
+    });
+    let first = reg.current().version().to_owned();
+    assert_eq!(*seen.lock().unwrap(), std::slice::from_ref(&first));
+
+    // Unchanged and rejected reloads bring nothing into force.
+    reg.reload().unwrap();
+    fs::write(dir.path().join("vip.rhai"), "if {").unwrap();
+    reg.reload().expect_err("broken file");
+    assert_eq!(*seen.lock().unwrap(), std::slice::from_ref(&first));
+
+    fs::write(dir.path().join("vip.rhai"), VIP.replace('2', "3")).unwrap();
+    reg.reload().unwrap();
+    let second = reg.current().version().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(*seen.lock().unwrap(), [first, second]);
+}

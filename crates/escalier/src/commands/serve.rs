@@ -163,18 +163,25 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
             ..WriterConfig::default()
         },
     );
+    let reactors = Arc::new(
+        Reactors::new(
+            policies.clone(),
+            plugins.clone(),
+            store.clone(),
+            clock.clone(),
+            cfg.policies.pin,
+        )
+        .with_notify(notify_cache.clone()),
+    );
+    // Every set in force is stored when it comes into force (not when it
+    // first handles a ticket), so a migration can name it at once.
+    policies.on_change({
+        let reactors = reactors.clone();
+        move |set| reactors.remember(set)
+    });
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(
-            Reactors::new(
-                policies.clone(),
-                plugins.clone(),
-                store.clone(),
-                clock.clone(),
-                cfg.policies.pin,
-            )
-            .with_notify(notify_cache.clone()),
-        ),
+        reactors,
         ProcessorConfig {
             chunk: cfg.processor.chunk,
             limits: escalier_core::Limits {

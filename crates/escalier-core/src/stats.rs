@@ -177,48 +177,51 @@ pub fn from_facts<'a>(
     to: Timestamp,
 ) -> Stats {
     let mut esc = Escalation::default();
-    let mut tiers: BTreeMap<String, u64> = BTreeMap::new();
-    let mut first: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
-    let mut resolved: BTreeMap<String, (Vec<i64>, u64)> = BTreeMap::new();
-    let mut sla: BTreeMap<String, SlaFigures> = BTreeMap::new();
-    let mut by_channel: std::collections::HashMap<&str, Rate> = Default::default();
-    let mut by_team: std::collections::HashMap<Option<&str>, Rate> = Default::default();
+    // Keyed by tier: no string per ticket.
+    let mut tiers: BTreeMap<u8, u64> = BTreeMap::new();
+    let mut first_all: (Vec<i64>, u64) = Default::default();
+    let mut resolved_all: (Vec<i64>, u64) = Default::default();
+    let mut first: BTreeMap<u8, (Vec<i64>, u64)> = BTreeMap::new();
+    let mut resolved: BTreeMap<u8, (Vec<i64>, u64)> = BTreeMap::new();
+    let mut sla: Named<'_, (SlaFigures, [u64; ClockKind::ALL.len()])> = Named::default();
+    let mut by_channel: Named<'_, Rate> = Named::default();
+    let mut by_team: Named<'_, Rate> = Named::default();
+    let mut no_team = Rate::default();
     let mut by_day: BTreeMap<i64, Rate> = BTreeMap::new();
     let mut csat = [(0u64, 0i64); 2];
     let mut n = 0u64;
     for t in tickets.filter(|t| t.created_at >= from && t.created_at < to) {
         n += 1;
         let escalated = t.escalated_at.is_some();
-        let tier = tier_key(t.tier);
         count(&mut esc.overall, escalated);
-        count(by_channel.entry(&*t.channel).or_default(), escalated);
-        count(by_team.entry(t.team.as_deref()).or_default(), escalated);
+        count(by_channel.slot(&t.channel), escalated);
+        match &t.team {
+            Some(team) => count(by_team.slot(team), escalated),
+            None => count(&mut no_team, escalated),
+        }
         count(
             by_day
                 .entry(t.created_at.as_second().div_euclid(86_400))
                 .or_default(),
             escalated,
         );
-        *tiers.entry(tier.to_owned()).or_default() += 1;
+        *tiers.entry(t.tier).or_default() += 1;
 
         let reply = t.first_response_at.map(|at| secs(t.created_at, at));
-        add(first.entry("all".to_owned()).or_default(), reply);
-        add(first.entry(tier.to_owned()).or_default(), reply);
+        add(&mut first_all, reply);
+        add(first.entry(t.tier).or_default(), reply);
         let resolution = t.resolved_at.map(|at| secs(t.created_at, at));
-        add(resolved.entry("all".to_owned()).or_default(), resolution);
-        add(resolved.entry(tier.to_owned()).or_default(), resolution);
+        add(&mut resolved_all, resolution);
+        add(resolved.entry(t.tier).or_default(), resolution);
 
         if let Some(policy) = &t.sla {
-            let f = match sla.get_mut(&**policy) {
-                Some(f) => f,
-                None => sla.entry(policy.to_string()).or_default(),
-            };
+            let (f, by_clock) = sla.slot(policy);
             f.tickets += 1;
             f.breach_events += u64::from(t.sla_breaches);
             for kind in &t.breached {
-                *f.breaches_by_clock
-                    .entry(kind.as_str().to_owned())
-                    .or_default() += 1;
+                if let Some(i) = ClockKind::ALL.iter().position(|k| k == kind) {
+                    by_clock[i] += 1;
+                }
             }
             f.tickets_breached += u64::from(!t.breached.is_empty());
         }
@@ -230,19 +233,32 @@ pub fn from_facts<'a>(
             slot.1 += score;
         }
     }
-    esc.by_channel = by_channel
+    esc.by_channel = by_channel.into_map();
+    esc.by_team = by_team.into_map();
+    if no_team.tickets > 0 {
+        let e = esc.by_team.entry("(none)".to_owned()).or_default();
+        e.tickets += no_team.tickets;
+        e.escalated += no_team.escalated;
+    }
+    let sla: BTreeMap<String, SlaFigures> = sla
+        .into_map()
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
+        .map(|(name, (mut f, by_clock))| {
+            for (kind, n) in ClockKind::ALL.iter().zip(by_clock) {
+                if n > 0 {
+                    f.breaches_by_clock.insert(kind.as_str().to_owned(), n);
+                }
+            }
+            (name, f)
+        })
         .collect();
-    esc.by_team = by_team
-        .into_iter()
-        .map(|(k, v)| (k.unwrap_or("(none)").to_owned(), v))
-        .fold(BTreeMap::new(), |mut m, (k, v): (String, Rate)| {
-            let e: &mut Rate = m.entry(k).or_default();
-            e.tickets += v.tickets;
-            e.escalated += v.escalated;
-            m
-        });
+    let tiered = |all: (Vec<i64>, u64), by: BTreeMap<u8, (Vec<i64>, u64)>| ByTier {
+        all: durations(all),
+        by_tier_reached: by
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), durations(v)))
+            .collect(),
+    };
     esc.by_day = by_day
         .into_iter()
         .filter_map(|(day, r)| {
@@ -258,7 +274,7 @@ pub fn from_facts<'a>(
         .into_iter()
         .map(|(k, c)| {
             (
-                k,
+                k.to_string(),
                 Share {
                     tickets: c,
                     share: ratio(c, n),
@@ -271,8 +287,8 @@ pub fn from_facts<'a>(
         to,
         tickets: n,
         escalation: esc,
-        first_response: by_tier(first),
-        resolution: by_tier(resolved),
+        first_response: tiered(first_all, first),
+        resolution: tiered(resolved_all, resolved),
         sla,
         csat: CsatFigures {
             after_escalation: score(csat[0]),
@@ -281,10 +297,65 @@ pub fn from_facts<'a>(
     }
 }
 
-/// `"1"`, `"2"`, ...: tier keys without allocating.
-fn tier_key(t: u8) -> &'static str {
-    const KEYS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-    KEYS.get(usize::from(t)).copied().unwrap_or("9+")
+/// Values by name, for the few names a period has (channels, teams, SLA
+/// policies): found by address first (the index shares one allocation per
+/// name), then by content; a map takes over past a few dozen names.
+struct Named<'a, T> {
+    keys: Vec<&'a str>,
+    values: Vec<T>,
+    map: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<T> Default for Named<'_, T> {
+    fn default() -> Self {
+        Named {
+            keys: Vec::new(),
+            values: Vec::new(),
+            map: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<'a, T: Default> Named<'a, T> {
+    fn slot(&mut self, k: &'a str) -> &mut T {
+        let i = if self.keys.len() > 32 {
+            match self.map.get(k) {
+                Some(i) => *i,
+                None => self.push(k),
+            }
+        } else {
+            let same = |x: &&str| std::ptr::eq(x.as_ptr(), k.as_ptr()) && x.len() == k.len();
+            match self.keys.iter().position(same) {
+                Some(i) => i,
+                None => match self.keys.iter().position(|x| *x == k) {
+                    Some(i) => i,
+                    None => self.push(k),
+                },
+            }
+        };
+        &mut self.values[i]
+    }
+
+    fn push(&mut self, k: &'a str) -> usize {
+        let i = self.keys.len();
+        if i == 32 {
+            self.map = self.keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        }
+        if i >= 32 {
+            self.map.insert(k, i);
+        }
+        self.keys.push(k);
+        self.values.push(T::default());
+        i
+    }
+
+    fn into_map(self) -> BTreeMap<String, T> {
+        self.keys
+            .into_iter()
+            .map(str::to_owned)
+            .zip(self.values)
+            .collect()
+    }
 }
 
 fn count(r: &mut Rate, escalated: bool) {
@@ -308,14 +379,6 @@ fn add(slot: &mut (Vec<i64>, u64), d: Option<i64>) {
     match d {
         Some(d) => slot.0.push(d),
         None => slot.1 += 1,
-    }
-}
-
-fn by_tier(mut groups: BTreeMap<String, (Vec<i64>, u64)>) -> ByTier {
-    let all = groups.remove("all").map(durations).unwrap_or_default();
-    ByTier {
-        all,
-        by_tier_reached: groups.into_iter().map(|(k, v)| (k, durations(v))).collect(),
     }
 }
 
@@ -360,6 +423,24 @@ fn score((count, sum): (u64, i64)) -> Score {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_counted_once_each_past_the_switch_to_a_map() {
+        let names: Vec<String> = (0..100).map(|i| format!("team-{i}")).collect();
+        let mut n: Named<'_, u64> = Named::default();
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                // Equal content, other allocation: still the same name.
+                let copy = if round == 1 { name.clone() } else { name.to_string() };
+                let copy: &str = Box::leak(copy.into_boxed_str());
+                *n.slot(if round == 0 { name } else { copy }) += 1;
+                assert!(n.keys.len() <= i + 1 + if round == 0 { 0 } else { 100 });
+            }
+        }
+        let m = n.into_map();
+        assert_eq!(m.len(), 100);
+        assert!(m.values().all(|c| *c == 3));
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

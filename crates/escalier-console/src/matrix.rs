@@ -132,6 +132,26 @@ pub fn page(viewer: &Viewer<'_>, m: &Matrix) -> Markup {
     )
 }
 
+/// `GET /matrix`.
+pub(crate) async fn handler(
+    axum::extract::State(c): axum::extract::State<crate::Console>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    let Some((s, who)) = c.signed_in(&headers) else {
+        return crate::see_other("/");
+    };
+    let model = c.model.clone();
+    let m = crate::blocking(move || model.matrix()).await;
+    let viewer = c.viewer(&s, &who);
+    match m {
+        Ok(m) => crate::html(http::StatusCode::OK, page(&viewer, &m)),
+        Err(e) => crate::html(
+            crate::status_of(&e),
+            crate::pages::message("Matrix unavailable", Some(&viewer), &e.message),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,25 +186,5 @@ mod tests {
         assert!(html.contains("cannot filter"));
         assert_eq!(m.open, 6);
         assert_eq!(m.channel_tier[&("email".to_owned(), 2)], 5);
-    }
-}
-
-/// `GET /matrix`.
-pub(crate) async fn handler(
-    axum::extract::State(c): axum::extract::State<crate::Console>,
-    headers: http::HeaderMap,
-) -> axum::response::Response {
-    let Some((s, who)) = c.signed_in(&headers) else {
-        return crate::see_other("/");
-    };
-    let model = c.model.clone();
-    let m = crate::blocking(move || model.matrix()).await;
-    let viewer = c.viewer(&s, &who);
-    match m {
-        Ok(m) => crate::html(http::StatusCode::OK, page(&viewer, &m)),
-        Err(e) => crate::html(
-            crate::status_of(&e),
-            crate::pages::message("Matrix unavailable", Some(&viewer), &e.message),
-        ),
     }
 }

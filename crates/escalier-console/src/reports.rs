@@ -453,6 +453,93 @@ pub fn page(
     )
 }
 
+async fn load(c: &crate::Console, period: Period) -> Result<Value, crate::ModelError> {
+    let model = c.model.clone();
+    crate::blocking(move || model.stats(period.from, period.to)).await
+}
+
+/// `GET /reports?from=&to=`.
+pub(crate) async fn handler(
+    axum::extract::State(c): axum::extract::State<crate::Console>,
+    headers: http::HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> axum::response::Response {
+    let Some((s, who)) = c.signed_in(&headers) else {
+        return crate::see_other("/");
+    };
+    let now = c.model.now();
+    let viewer = c.viewer(&s, &who);
+    let (period, error) = match Period::parse(raw.as_deref(), now) {
+        Ok(p) => (p, None),
+        Err(e) => (
+            Period::parse(None, now).unwrap_or(Period { from: now, to: now }),
+            Some(e),
+        ),
+    };
+    let stats = load(&c, period).await;
+    let status = match (&stats, &error) {
+        (Err(e), _) => crate::status_of(e),
+        (_, Some(_)) => http::StatusCode::BAD_REQUEST,
+        _ => http::StatusCode::OK,
+    };
+    let shown = stats.as_ref().map_err(|e| e.message.as_str());
+    crate::html(status, page(&viewer, period, shown, error.as_deref()))
+}
+
+/// `GET /reports/{table}.csv?from=&to=`: one table as CSV.
+pub(crate) async fn csv_handler(
+    axum::extract::State(c): axum::extract::State<crate::Console>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: http::HeaderMap,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::{StatusCode, header};
+    if c.signed_in(&headers).is_none() {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    }
+    let Some(name) = file
+        .strip_suffix(".csv")
+        .and_then(|n| TABLES.into_iter().find(|t| *t == n))
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no such table; one of {}", TABLES.join(", ")),
+        )
+            .into_response();
+    };
+    let period = match Period::parse(raw.as_deref(), c.model.now()) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let stats = match load(&c, period).await {
+        Ok(s) => s,
+        Err(e) => return (crate::status_of(&e), e.message).into_response(),
+    };
+    let Some(table) = tables(&stats).into_iter().find(|t| t.name == name) else {
+        return (StatusCode::NOT_FOUND, "no such table").into_response();
+    };
+    match csv(&table) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{name}-{}-{}.csv\"",
+                        day(period.from),
+                        day(period.to)
+                    ),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,92 +656,5 @@ mod tests {
         );
         let err = page(&v, p, Err("boom"), None).into_string();
         assert!(err.contains("boom") && err.contains("role=\"alert\""));
-    }
-}
-
-async fn load(c: &crate::Console, period: Period) -> Result<Value, crate::ModelError> {
-    let model = c.model.clone();
-    crate::blocking(move || model.stats(period.from, period.to)).await
-}
-
-/// `GET /reports?from=&to=`.
-pub(crate) async fn handler(
-    axum::extract::State(c): axum::extract::State<crate::Console>,
-    headers: http::HeaderMap,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
-) -> axum::response::Response {
-    let Some((s, who)) = c.signed_in(&headers) else {
-        return crate::see_other("/");
-    };
-    let now = c.model.now();
-    let viewer = c.viewer(&s, &who);
-    let (period, error) = match Period::parse(raw.as_deref(), now) {
-        Ok(p) => (p, None),
-        Err(e) => (
-            Period::parse(None, now).unwrap_or(Period { from: now, to: now }),
-            Some(e),
-        ),
-    };
-    let stats = load(&c, period).await;
-    let status = match (&stats, &error) {
-        (Err(e), _) => crate::status_of(e),
-        (_, Some(_)) => http::StatusCode::BAD_REQUEST,
-        _ => http::StatusCode::OK,
-    };
-    let shown = stats.as_ref().map_err(|e| e.message.as_str());
-    crate::html(status, page(&viewer, period, shown, error.as_deref()))
-}
-
-/// `GET /reports/{table}.csv?from=&to=`: one table as CSV.
-pub(crate) async fn csv_handler(
-    axum::extract::State(c): axum::extract::State<crate::Console>,
-    axum::extract::Path(file): axum::extract::Path<String>,
-    headers: http::HeaderMap,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    use http::{StatusCode, header};
-    if c.signed_in(&headers).is_none() {
-        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
-    }
-    let Some(name) = file
-        .strip_suffix(".csv")
-        .and_then(|n| TABLES.into_iter().find(|t| *t == n))
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("no such table; one of {}", TABLES.join(", ")),
-        )
-            .into_response();
-    };
-    let period = match Period::parse(raw.as_deref(), c.model.now()) {
-        Ok(p) => p,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
-    };
-    let stats = match load(&c, period).await {
-        Ok(s) => s,
-        Err(e) => return (crate::status_of(&e), e.message).into_response(),
-    };
-    let Some(table) = tables(&stats).into_iter().find(|t| t.name == name) else {
-        return (StatusCode::NOT_FOUND, "no such table").into_response();
-    };
-    match csv(&table) {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"{name}-{}-{}.csv\"",
-                        day(period.from),
-                        day(period.to)
-                    ),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
 }

@@ -431,7 +431,11 @@ mod tests {
         for round in 0..3 {
             for (i, name) in names.iter().enumerate() {
                 // Equal content, other allocation: still the same name.
-                let copy = if round == 1 { name.clone() } else { name.to_string() };
+                let copy = if round == 1 {
+                    name.clone()
+                } else {
+                    name.to_string()
+                };
                 let copy: &str = Box::leak(copy.into_boxed_str());
                 *n.slot(if round == 0 { name } else { copy }) += 1;
                 assert!(n.keys.len() <= i + 1 + if round == 0 { 0 } else { 100 });

@@ -332,9 +332,7 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
             if shared.measuring.load(Ordering::Relaxed) {
                 if status == 202 {
                     hist.record(micros.max(1))?;
-                    shared
-                        .events
-                        .fetch_add(per_request, Ordering::Relaxed);
+                    shared.events.fetch_add(per_request, Ordering::Relaxed);
                 } else if throttled {
                     shared.throttled.fetch_add(1, Ordering::Relaxed);
                 } else {

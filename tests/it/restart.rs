@@ -118,3 +118,27 @@ fn an_export_imported_elsewhere_gives_the_same_tickets_and_log() {
     let out = other.cli(&["import", export.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+/// A graceful stop closes the database file, so the next start opens it
+/// at once; after `kill -9` the next start checks the whole file first and
+/// says so. (A handle that outlives `serve` — a reference cycle, a thread
+/// holding the store — leaves the file unclosed on every stop.)
+#[test]
+fn a_graceful_stop_closes_the_database_and_an_unclean_one_is_noticed_at_the_next_start() {
+    let mut s = Server::start_with_examples();
+    s.set_log_level("warn");
+    s.ingest(&created("e1", "T-1", ""));
+    s.restart();
+    assert!(
+        !s.log().contains("not closed cleanly"),
+        "a graceful stop left the database unclosed:\n{}",
+        s.log()
+    );
+    s.ingest(&created("e2", "T-2", ""));
+    s.kill_and_restart();
+    assert!(
+        s.log().contains("the database was not closed cleanly"),
+        "{}",
+        s.log()
+    );
+}

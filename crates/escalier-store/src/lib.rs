@@ -93,8 +93,22 @@ impl Store {
     /// processor relies on to keep fsyncs off the ingest path; tools read a
     /// snapshot or an export instead.)
     pub fn open(path: &Path, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let warned = std::sync::atomic::AtomicBool::new(false);
         let db = Database::builder()
             .set_cache_size(opts.cache_bytes)
+            .set_repair_callback(move |_session| {
+                // Called (repeatedly, with its progress) only when the file
+                // was not closed cleanly (a crash, `kill -9`, power loss):
+                // redb then checks the whole file before it opens, which
+                // takes time with its size. Said once.
+                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        path = %shown,
+                        "the database was not closed cleanly; checking it before opening (takes time with its size)"
+                    );
+                }
+            })
             .create(path)
             .map_err(|e| StoreError::Open {
                 path: path.display().to_string(),

@@ -175,9 +175,16 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     );
     // Every set in force is stored when it comes into force (not when it
     // first handles a ticket), so a migration can name it at once.
+    // A weak handle: the reactors hold the registry, so a strong one here
+    // would be a cycle that keeps the store open past shutdown (and the
+    // database file unclosed, to be checked whole at the next start).
     policies.on_change({
-        let reactors = reactors.clone();
-        move |set| reactors.remember(set)
+        let reactors = Arc::downgrade(&reactors);
+        move |set| {
+            if let Some(reactors) = reactors.upgrade() {
+                reactors.remember(set);
+            }
+        }
     });
     let processor = Processor::spawn(
         store.clone(),

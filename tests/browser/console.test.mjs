@@ -142,6 +142,30 @@ test("filter the queue by priority and SLA state", async () => {
   await page.getByRole("alert").filter({ hasText: "not a tier" }).waitFor();
 });
 
+test("the matrix links each cell to the filtered queue; reports draw charts with CSV tables", async () => {
+  await page.getByRole("link", { name: "Matrix", exact: true }).click();
+  await page.getByRole("heading", { name: "Escalation matrix", level: 1 }).waitFor();
+  await shot(page, "matrix");
+  // A count in the tier x team table opens the queue with those filters.
+  const cell = page.locator('main a[href^="/?tier="]').first();
+  const href = await cell.getAttribute("href");
+  const count = Number((await cell.textContent()).trim());
+  await cell.click();
+  await page.getByRole("heading", { name: "Queue", level: 1 }).waitFor();
+  assert.ok(page.url().endsWith(href), `${page.url()} opened from ${href}`);
+  assert.equal((await rowIds(page)).length, Math.min(count, 50), `${href}: ${count}`);
+
+  await page.getByRole("link", { name: "Reports", exact: true }).click();
+  await page.getByRole("heading", { name: "Reports", level: 1 }).waitFor();
+  assert.ok((await page.locator("main svg").count()) > 0, "charts are drawn");
+  const csv = page.locator('main a[download]').first();
+  const r = await page.request.get(`${URL}${await csv.getAttribute("href")}`);
+  assert.equal(r.status(), 200);
+  assert.match(r.headers()["content-type"], /text\/csv/);
+  await shot(page, "reports");
+  await page.goto(`${URL}/`);
+});
+
 test("open a ticket, approve its approval, see the ticket change", async () => {
   await page.goto(`${URL}/`);
   await page.getByRole("link", { name: "ZD-2004", exact: true }).click();

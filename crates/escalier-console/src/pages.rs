@@ -118,6 +118,8 @@ pub fn layout(title: &str, viewer: Option<&Viewer<'_>>, current: &str, body: Mar
                         nav aria-label="Main" {
                             ul {
                                 li { a href="/" aria-current=[(current == "queue").then_some("page")] { "Queue" } }
+                                li { a href="/matrix" aria-current=[(current == "matrix").then_some("page")] { "Matrix" } }
+                                li { a href="/reports" aria-current=[(current == "reports").then_some("page")] { "Reports" } }
                                 li { a href="/policies" aria-current=[(current == "policies").then_some("page")] { "Policies & plugins" } }
                                 li { a href="/backtest" aria-current=[(current == "backtest").then_some("page")] { "Backtest" } }
                             }

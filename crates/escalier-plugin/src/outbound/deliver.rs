@@ -18,45 +18,23 @@
 //! 4. the client's checks and the exchange.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use escalier_core::Clock;
 use escalier_core::event::DeliveryRequested;
-use escalier_core::{Clock, SystemClock};
 use escalier_outbox::http::{Client, ClientConfig, HttpRequest};
 use escalier_outbox::{Deliver, DeliverFuture, OutboxEntry, OutboxRequest};
 use url::Url;
 
-use super::allow::{AddressPolicy, check_allowed};
+use super::allow::check_allowed;
 use crate::registry::PluginRegistry;
 pub use escalier_outbox::DeliveryOutcome;
 pub use escalier_outbox::http::{Resolve, SystemResolver};
 
-#[derive(Clone)]
-pub struct OutboundConfig {
-    pub connect_timeout: Duration,
-    /// The whole attempt: resolve, connect, send, read the status.
-    pub request_timeout: Duration,
-    /// Same policy as at call time (`HostConfig::address_policy`).
-    pub address_policy: AddressPolicy,
-    pub user_agent: String,
-    pub resolver: Arc<dyn Resolve>,
-    /// Source of `webhook-timestamp` (and of "now" for `Retry-After` dates).
-    pub clock: Arc<dyn Clock>,
-}
-
-impl Default for OutboundConfig {
-    fn default() -> Self {
-        let c = ClientConfig::default();
-        OutboundConfig {
-            connect_timeout: c.connect_timeout,
-            request_timeout: c.request_timeout,
-            address_policy: c.address_policy,
-            user_agent: c.user_agent,
-            resolver: c.resolver,
-            clock: Arc::new(SystemClock),
-        }
-    }
-}
+/// How the plugins' delivery client connects and how long it waits: the
+/// outbox's own client settings (the address policy is the one checked at
+/// call time, `HostConfig::address_policy`; the clock also stamps
+/// `webhook-timestamp`).
+pub type OutboundConfig = ClientConfig;
 
 /// The delivery client for plugins' requests; implements
 /// [`escalier_outbox::Deliver`] for [`OutboxRequest::Http`] entries.
@@ -68,18 +46,11 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn new(registry: Arc<PluginRegistry>, config: OutboundConfig) -> Result<Outbound, String> {
-        let client = Client::new(ClientConfig {
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-            address_policy: config.address_policy,
-            user_agent: config.user_agent,
-            resolver: config.resolver,
-            clock: config.clock.clone(),
-        })?;
+        let clock = config.clock.clone();
         Ok(Outbound {
             registry,
-            client: Arc::new(client),
-            clock: config.clock,
+            client: Arc::new(Client::new(config)?),
+            clock,
         })
     }
 

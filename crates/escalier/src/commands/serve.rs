@@ -223,24 +223,17 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     let (stop_outbox, outbox_stop) = tokio::sync::watch::channel(false);
     // Plugins' requests go to the plugin host's outbound client; notifications
     // to the notifier, once one is configured (until then they fail saying so).
+    // Both senders share the one safe client (same address policy, timeouts
+    // and TLS roots).
     let notifier: Option<Arc<dyn escalier_outbox::Deliver>> = {
-        let http = escalier_outbox::http::Client::new(escalier_outbox::http::ClientConfig {
-            connect_timeout: cfg.outbox.connect_timeout,
-            request_timeout: cfg.outbox.request_timeout,
-            address_policy: escalier_outbox::http::AddressPolicy {
-                allow_private: cfg.plugins.allow_private.clone(),
-            },
-            clock: clock.clone(),
-            ..escalier_outbox::http::ClientConfig::default()
-        })
-        .map_err(|e| anyhow::anyhow!("setting up notification delivery: {e}"))?;
+        let http = outbound.client().clone();
         let (p, cache) = (policies.clone(), notify_cache.clone());
         let source: escalier_notify::notifier::ConfigSource =
             Arc::new(move || cache.config(&p.current()).unwrap_or_default());
         Some(Arc::new(escalier_notify::Notifier::new(
             source,
             notify_secrets.clone(),
-            Arc::new(http),
+            http,
             clock.clone(),
         )))
     };

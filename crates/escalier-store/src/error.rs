@@ -19,6 +19,17 @@ pub enum StoreError {
     Schema { found: u64, expected: u64 },
     #[error("the store is shutting down")]
     Closed,
+    /// The database cannot be reached (connection refused or lost, server
+    /// restarting): retry later. Nothing of the failed call was stored.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other failure reported by the database server.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// This node no longer holds the lease of `partition` (it expired and
+    /// another node took it over); the write was refused.
+    #[error("the lease of partition {partition} is no longer held by this node")]
+    LeaseLost { partition: u32 },
     /// A batch's commit failed; shared by every request of the batch.
     #[error("commit failed: {0}")]
     CommitFailed(String),

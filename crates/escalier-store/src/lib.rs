@@ -29,6 +29,7 @@
 //! - [`verify`]: the offline consistency check behind `escalier verify`.
 //! - [`error`]: the `StoreError` type.
 
+pub mod backend;
 pub mod codec;
 pub mod error;
 pub mod import;
@@ -48,6 +49,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
+pub use backend::{Backend, partition_of};
 pub use error::StoreError;
 pub use processor::{Processor, ProcessorConfig, ReactorSource};
 pub use progress::Progress;

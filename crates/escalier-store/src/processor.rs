@@ -620,7 +620,7 @@ pub(crate) fn process_range(
 
 /// The rows a ticket has in the clock index, and the books they were computed with.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Indexed {
+pub struct Indexed {
     pub version: String,
     pub rows: Vec<(u64, String)>,
 }

@@ -1,0 +1,448 @@
+//! Connecting: the URL (and what of it is shown), TLS, the pool, how
+//! database errors map onto [`StoreError`], and the bridge from the
+//! blocking [`escalier_store::Backend`] calls to the async client.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use escalier_store::StoreError;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::{Inner, PgBackend};
+
+/// How the connection is protected (the URL's `sslmode`, default `prefer`
+/// as in libpq). TLS is rustls with the ring provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    /// `disable`: no TLS; everything, the password included (unless the
+    /// server asks for SCRAM), crosses the network in clear.
+    Disable,
+    /// `prefer`: TLS if the server offers it, plain otherwise. As in libpq,
+    /// the server's certificate is NOT checked: this protects against
+    /// eavesdropping, not against an impostor. The default.
+    #[default]
+    Prefer,
+    /// `require`: TLS or no connection. As in libpq (without a root
+    /// certificate file), the server's certificate is NOT checked.
+    Require,
+    /// `verify-full`: TLS or no connection; the server's certificate must
+    /// chain to a root of the Mozilla set (`webpki-roots`, as Escalier's
+    /// other clients) and name the host connected to. The mode to use
+    /// across networks you do not control.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Result<SslMode, StoreError> {
+        match s {
+            "disable" => Ok(SslMode::Disable),
+            "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            "verify-full" => Ok(SslMode::VerifyFull),
+            other => Err(StoreError::Backend(format!(
+                "sslmode={other} is not supported (disable, prefer, require or verify-full)"
+            ))),
+        }
+    }
+}
+
+/// Options of [`PgBackend::connect`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Replaces the URL's password (from a secret, so it need not be in the URL).
+    pub password: Option<String>,
+    /// Most connections this node opens.
+    pub pool_size: usize,
+    /// Partitions of a new database (ignored when the database exists).
+    pub partitions: u32,
+    /// How long a lease lasts unless renewed, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            password: None,
+            pool_size: 8,
+            partitions: 32,
+            lease_ms: 5000,
+        }
+    }
+}
+
+/// Worker threads of the backend's runtime: queries mostly wait on the
+/// server, two keep the connections' I/O moving.
+const WORKERS: usize = 2;
+
+pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreError> {
+    let shown = redact(url);
+    let (rest, sslmode) = take_sslmode(url)?;
+    let mut config: tokio_postgres::Config = rest
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("invalid database URL {shown}: {e}")))?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::Backend(format!(
+            "invalid database URL {shown}: expected postgres:// or postgresql://"
+        )));
+    }
+    if let Some(pw) = &opts.password {
+        config.password(pw.as_bytes());
+    }
+    let secret = opts.password.clone().or_else(|| {
+        config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    });
+    config.ssl_mode(match sslmode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    config.application_name("escalier");
+    let tls = tls_connector(sslmode)?;
+    let manager = Manager::from_config(
+        config,
+        tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(opts.pool_size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .create_timeout(Some(Duration::from_secs(15)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("connection pool for {shown}: {e}")))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .thread_name("escalier-pg")
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Backend(format!("cannot start the database runtime: {e}")))?;
+    let mut backend = PgBackend {
+        rt: Some(rt),
+        inner: Arc::new(Inner {
+            pool,
+            shown,
+            secret,
+            partitions: 0,
+            lease_ms: opts.lease_ms.max(1),
+            node: Mutex::new(None),
+        }),
+    };
+    let wanted = opts.partitions.max(1);
+    let partitions = backend.run(move |db| async move {
+        let mut client = db.client().await?;
+        crate::migrate::migrate(&mut client, wanted).await
+    })?;
+    match Arc::get_mut(&mut backend.inner) {
+        Some(inner) => inner.partitions = partitions,
+        None => return Err(StoreError::Backend("database handle shared too early".into())),
+    }
+    Ok(backend)
+}
+
+impl Inner {
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+            other => StoreError::Unavailable(other.to_string()),
+        })
+    }
+
+    /// The node id the chunk commits are fenced with.
+    pub(crate) fn node_id(&self) -> Option<String> {
+        self.node.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Run `fut` on `rt` and wait for it from this (any) thread.
+pub(crate) fn block_on<T, Fut>(rt: &tokio::runtime::Handle, fut: Fut) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    // A closed channel: the runtime shut down (or the task panicked)
+    // before answering.
+    rx.recv().unwrap_or(Err(StoreError::Closed))
+}
+
+/// `Result<T, tokio_postgres::Error>` into `Result<T, StoreError>`.
+pub(crate) trait PgResult<T> {
+    fn pg(self) -> Result<T, StoreError>;
+}
+
+impl<T> PgResult<T> for Result<T, tokio_postgres::Error> {
+    fn pg(self) -> Result<T, StoreError> {
+        self.map_err(pg_err)
+    }
+}
+
+/// SQLSTATEs worth retrying a whole transaction for.
+pub(crate) fn retryable(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// A database error as Escalier reports it: `Unavailable` when the server
+/// cannot be reached or is going away (the API answers 503, retry later),
+/// `Backend` otherwise.
+pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        // 08: connection exception; 57P01-03: shutdown, crash, starting up;
+        // 53: insufficient resources (too many connections, disk full).
+        let unavailable =
+            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53");
+        let msg = format!("{} ({code})", db.message());
+        return if unavailable {
+            StoreError::Unavailable(msg)
+        } else {
+            StoreError::Backend(msg)
+        };
+    }
+    let unavailable = e.is_closed() || {
+        // I/O, TLS, connect and timeout errors carry their cause; data
+        // conversion errors are bugs, not outages.
+        let text = e.to_string();
+        text.starts_with("error communicating")
+            || text.starts_with("error connecting")
+            || text.starts_with("error performing TLS")
+            || text.starts_with("timeout")
+            || text.starts_with("connection closed")
+    };
+    let msg = match std::error::Error::source(&e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    };
+    if unavailable {
+        StoreError::Unavailable(msg)
+    } else {
+        StoreError::Backend(msg)
+    }
+}
+
+/// Remove `secret` from an error's message (a server or driver could echo
+/// it back; it must not reach logs or API answers).
+pub(crate) fn scrub(e: StoreError, secret: Option<&str>) -> StoreError {
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return e;
+    };
+    let clean = |s: String| s.replace(secret, "***");
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(clean(m)),
+        StoreError::Backend(m) => StoreError::Backend(clean(m)),
+        StoreError::CommitFailed(m) => StoreError::CommitFailed(clean(m)),
+        StoreError::Corrupt { what, detail } => StoreError::Corrupt {
+            what,
+            detail: clean(detail),
+        },
+        other => other,
+    }
+}
+
+/// The URL with its password removed (userinfo and `password=` parameter):
+/// what [`escalier_store::Backend::location`] and errors show.
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let Some(scheme) = scheme else {
+        // Not a URL (key=value form): drop any password=... word.
+        return url
+            .split_whitespace()
+            .filter(|w| !w.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{user}@{hosts}")
+        }
+        None => authority.to_owned(),
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(q) = query {
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|kv| {
+                let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                key != "password"
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
+    }
+    out
+}
+
+/// Take `sslmode` out of the URL's query (tokio-postgres knows fewer
+/// modes than libpq); default `prefer`.
+fn take_sslmode(url: &str) -> Result<(String, SslMode), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), SslMode::default()));
+    };
+    let mut mode = SslMode::default();
+    let mut kept = Vec::new();
+    for kv in query.split('&') {
+        match kv.split_once('=') {
+            Some(("sslmode", v)) => mode = SslMode::parse(v)?,
+            _ => kept.push(kv),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((rest, mode))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_connector(mode: SslMode) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Backend(format!("TLS setup: {e}")))?;
+    let config = match mode {
+        SslMode::VerifyFull => {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            builder
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        }
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider())))
+            .with_no_client_auth(),
+    };
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// libpq's `prefer`/`require`: encrypt, accept any certificate (the
+/// handshake signatures are still checked, so the key exchange is with
+/// the holder of the certificate's key, whoever that is).
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_removes_passwords() {
+        assert_eq!(
+            redact("postgres://esc:s3cret@db.example:5432/escalier?sslmode=require"),
+            "postgres://esc@db.example:5432/escalier?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://esc@h/db?password=s3cret&sslmode=disable"),
+            "postgresql://esc@h/db?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgres://u:p%40ss@h1,h2/db"),
+            "postgres://u@h1,h2/db"
+        );
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("host=h password=x user=u"), "host=h user=u");
+    }
+
+    #[test]
+    fn sslmode_is_taken_out() {
+        let (rest, mode) = take_sslmode("postgres://h/db?sslmode=verify-full&user=u").unwrap();
+        assert_eq!(rest, "postgres://h/db?user=u");
+        assert_eq!(mode, SslMode::VerifyFull);
+        assert!(take_sslmode("postgres://h/db?sslmode=verify-ca").is_err());
+        assert_eq!(take_sslmode("postgres://h/db").unwrap().1, SslMode::Prefer);
+    }
+
+    #[test]
+    fn bad_urls_do_not_show_the_password() {
+        let e = connect("mysql://u:hunter2@h/db", PgOptions::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        let e = connect("postgres://u:hunter2@h:notaport/db", PgOptions::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -328,6 +328,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Number of stored inputs and of tickets.
     fn counts(&self) -> Result<(u64, u64), StoreError>;
 
+    /// Number of stored inputs, cheaply. Seqs are contiguous from 1, so by
+    /// default the last one.
+    fn input_count(&self) -> Result<u64, StoreError> {
+        self.last_seq()
+    }
+
     // ---- versions (policy sets, books changes) ----------------------
 
     /// Store `value` under `key` unless the key exists. Returns whether it was stored.

@@ -6,13 +6,14 @@
 //! Nothing is re-processed: policies do not run again.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use escalier_core::timers::Books;
 use escalier_core::{Record, Ticket};
-use redb::{Durability, ReadableTableMetadata};
 use serde::Serialize;
 
-use crate::{Store, StoreError, codec, tables};
+use crate::backend::{DerivedRow, ImportChunk};
+use crate::{Store, StoreError, codec};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ImportReport {
@@ -32,11 +33,8 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl From<redb::StorageError> for ImportError {
-    fn from(e: redb::StorageError) -> Self {
-        ImportError::Store(e.into())
-    }
-}
+/// Records per transaction.
+const BATCH: usize = 10_000;
 
 impl Store {
     /// Load `records` (in log order) into this empty store. `fold` rebuilds
@@ -48,20 +46,14 @@ impl Store {
         books: &Books,
         mut fold: impl FnMut(Option<Ticket>, &Record) -> Option<Ticket>,
     ) -> Result<ImportReport, ImportError> {
-        let existing = {
-            use redb::ReadableDatabase;
-            let rtx = self.db().begin_read().map_err(StoreError::from)?;
-            rtx.open_table(tables::EVENTS)
-                .map_err(StoreError::from)?
-                .len()?
-        };
+        let existing = self.backend.input_count()?;
         if existing > 0 {
             return Err(ImportError::NotEmpty(existing));
         }
         let mut report = ImportReport::default();
         let mut tickets: HashMap<String, Ticket> = HashMap::new();
         let mut last: Option<(u64, u32)> = None;
-        let mut batch: Vec<Record> = Vec::with_capacity(10_000);
+        let mut chunk = ImportChunk::default();
         for rec in records {
             let rec = rec?;
             let pos = (rec.seq, rec.index);
@@ -87,71 +79,42 @@ impl Store {
             }
             if rec.index == 0 {
                 report.inputs += 1;
+                chunk.processed = rec.seq;
+                chunk.inputs.push(Arc::new(rec));
             } else {
                 report.derived += 1;
+                chunk.derived.push(DerivedRow {
+                    seq: rec.seq,
+                    index: rec.index,
+                    ticket_id: rec.event.ticket_id.as_str().to_owned(),
+                    bytes: codec::encode_record(&rec),
+                });
             }
-            batch.push(rec);
-            if batch.len() == batch.capacity() {
-                self.write_batch(&batch)?;
-                batch.clear();
+            if chunk.inputs.len() + chunk.derived.len() >= BATCH {
+                let processed = chunk.processed;
+                self.backend.import_chunk(&chunk)?;
+                chunk = ImportChunk {
+                    processed,
+                    ..ImportChunk::default()
+                };
             }
         }
-        self.write_batch(&batch)?;
+        // The last call carries the tickets, their lifecycle heads and
+        // clock index rows.
         let processed = last.map(|(s, _)| s).unwrap_or(0);
-        let wtx = self.db().begin_write().map_err(StoreError::from)?;
-        {
-            let mut data = wtx
-                .open_table(tables::TICKET_DATA)
-                .map_err(StoreError::from)?;
-            let mut clocks = wtx.open_table(tables::CLOCKS).map_err(StoreError::from)?;
-            let mut meta = wtx.open_table(tables::META).map_err(StoreError::from)?;
-            for (id, t) in &tickets {
-                data.insert(
-                    tables::ticket_key(id, tables::BODY),
-                    codec::encode_ticket(t).as_slice(),
-                )?;
-                data.insert(
-                    tables::ticket_key(id, tables::HEAD),
-                    [codec::encode_status(t.status)].as_slice(),
-                )?;
-                crate::processor::reindex(&mut clocks, &mut data, id, t, books)?;
-            }
-            meta.insert(tables::META_PROCESSED, processed)?;
+        chunk.processed = processed;
+        for (id, t) in &tickets {
+            chunk.heads.push((id.clone(), t.status));
+            chunk.tickets.push((
+                id.clone(),
+                codec::encode_ticket(t),
+                crate::processor::plan_index(t, books),
+            ));
         }
-        wtx.commit().map_err(StoreError::from)?;
+        self.backend.import_chunk(&chunk)?;
         report.tickets = tickets.len() as u64;
         self.progress().set_committed(processed);
         self.progress().set_processed(processed);
         Ok(report)
-    }
-
-    fn write_batch(&self, batch: &[Record]) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut wtx = self.db().begin_write()?;
-        wtx.set_durability(Durability::None)
-            .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
-        {
-            let mut events = wtx.open_table(tables::EVENTS)?;
-            let mut derived = wtx.open_table(tables::DERIVED)?;
-            let mut dedupe = wtx.open_table(tables::DEDUPE)?;
-            let mut index = wtx.open_table(tables::TICKET_DATA)?;
-            for r in batch {
-                let bytes = codec::encode_record(r);
-                if r.index == 0 {
-                    events.insert(r.seq, bytes.as_slice())?;
-                    dedupe.insert(r.event.id.as_str(), r.seq)?;
-                } else {
-                    derived.insert((r.seq, r.index), bytes.as_slice())?;
-                }
-                index.insert(
-                    (r.event.ticket_id.as_str(), tables::LOG, r.seq, r.index),
-                    [].as_slice(),
-                )?;
-            }
-        }
-        wtx.commit()?;
-        Ok(())
     }
 }

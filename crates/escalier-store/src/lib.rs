@@ -1,22 +1,28 @@
-//! Escalier's storage: the event log and the projections built from it, in
-//! one embedded redb file.
+//! Escalier's storage: the event log and the projections built from it,
+//! behind one trait ([`backend::Backend`]) with two implementations: one
+//! embedded redb file ([`redb::RedbBackend`], the default) and a PostgreSQL
+//! database shared by several nodes (`escalier_store_postgres`).
 //!
-//! Two threads write, one transaction at a time:
+//! [`Store`] is what every caller holds: the backend plus the in-memory
+//! parts (watermarks, recent inputs, the scheduler's alarm, the outbox
+//! bell, the ticket index). The threads are generic over the backend:
 //! - the **writer** appends input events (webhooks, adapters, clocks) in
 //!   batches: one durable commit serves every request waiting at that
 //!   moment (group commit). A request is acknowledged only after the
 //!   commit that holds it returns.
-//! - the **processor** follows the log in order, runs the reactors
-//!   (policies, plugins) through [`escalier_core::process::process`], and
-//!   writes the derived records, the tickets and its cursor in one
-//!   transaction, so no action is lost or produced twice across crashes.
-//!
-//! Readers never block writers (redb MVCC).
+//! - the **processor** follows the log in order, partition by partition
+//!   for the partitions this node holds a lease on (redb: one, always
+//!   held), runs the reactors (policies, plugins) through
+//!   [`escalier_core::process::process`], and writes the derived records,
+//!   the tickets and the partition's cursor in one transaction, so no
+//!   action is lost or produced twice across crashes.
+//! - the **scheduler** fires due clocks of the held partitions.
 //!
 //! # Layout
 //!
-//! - [`tables`]: table definitions and the schema version: the on-disk contract.
-//! - [`codec`]: how records and tickets are encoded in table values.
+//! - [`backend`]: the storage trait, partitions and leases.
+//! - [`redb`]: the embedded backend; [`tables`] is its on-disk contract.
+//! - [`codec`]: how records and tickets are encoded (the same bytes in every backend).
 //! - [`writer`]: the group-commit writer and its request handle.
 //! - [`processor`]: the in-order processor and the reactor source it pulls from.
 //! - [`progress`]: committed/processed watermarks that threads and tasks wait on.
@@ -37,17 +43,17 @@ pub mod outbox;
 pub mod processor;
 pub mod progress;
 pub mod read;
+pub mod redb;
 pub mod scheduler;
 pub mod summary;
-pub mod tables;
 pub mod verify;
 pub mod versions;
 pub mod writer;
 
-use std::path::Path;
-use std::sync::Arc;
+pub use self::redb::tables;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 pub use backend::{Backend, partition_of};
 pub use error::StoreError;
@@ -72,97 +78,77 @@ impl Default for StoreOptions {
     }
 }
 
-/// The open database plus the watermarks shared by writer, processor and readers.
+/// The storage backend plus the watermarks shared by writer, processor and readers.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    backend: Arc<dyn Backend>,
     progress: Arc<Progress>,
     /// Inputs the writer committed lately, decoded: the processor takes
     /// them from here instead of reading them back (falls back to the
-    /// table when it lags further behind or after a restart).
+    /// backend when it lags further behind or after a restart).
     recent: Arc<std::sync::Mutex<std::collections::VecDeque<Arc<escalier_core::Record>>>>,
     alarm: Arc<scheduler::Alarm>,
     outbox_bell: Arc<tokio::sync::Notify>,
     /// The in-memory ticket index, once started ([`summary`]).
     index: Arc<std::sync::OnceLock<Arc<summary::TicketIndex>>>,
+    /// The partitions this node's processor holds (`None`: the backend has
+    /// one partition, always held).
+    held: Arc<RwLock<Option<Vec<u32>>>>,
 }
 
 impl Store {
-    /// Open (or create) the database file at `path`.
-    ///
-    /// Exclusive: one process owns the file. (redb's shared modes would let
-    /// tools read a live file, but they forbid the non-durable commits the
-    /// processor relies on to keep fsyncs off the ingest path; tools read a
-    /// snapshot or an export instead.)
+    /// Open (or create) the redb database file at `path` (see
+    /// [`redb::RedbBackend::open`]).
     pub fn open(path: &Path, opts: &StoreOptions) -> Result<Store, StoreError> {
-        let shown = path.display().to_string();
-        let warned = std::sync::atomic::AtomicBool::new(false);
-        let db = Database::builder()
-            .set_cache_size(opts.cache_bytes)
-            .set_repair_callback(move |_session| {
-                // Called (repeatedly, with its progress) only when the file
-                // was not closed cleanly (a crash, `kill -9`, power loss):
-                // redb then checks the whole file before it opens, which
-                // takes time with its size. Said once.
-                if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    tracing::warn!(
-                        path = %shown,
-                        "the database was not closed cleanly; checking it before opening (takes time with its size)"
-                    );
-                }
-            })
-            .create(path)
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                source: e.into(),
-            })?;
-        Self::init(db)
+        Self::from_backend(Arc::new(redb::RedbBackend::open(path, opts)?))
     }
 
-    /// A database on any redb storage backend: fault injection in tests,
-    /// or a backend of the operator's choosing.
-    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Store, StoreError> {
-        let db = Database::builder()
-            .create_with_backend(backend)
-            .map_err(|e| StoreError::Open {
-                path: "(backend)".into(),
-                source: e.into(),
-            })?;
-        Self::init(db)
+    /// A redb database on any redb storage backend: fault injection in
+    /// tests, or a backend of the operator's choosing.
+    pub fn with_backend(backend: impl ::redb::StorageBackend) -> Result<Store, StoreError> {
+        Self::from_backend(Arc::new(redb::RedbBackend::with_storage(backend)?))
     }
 
-    /// A database in memory, for tests and simulations.
+    /// A redb database in memory, for tests and simulations.
     pub fn in_memory() -> Result<Store, StoreError> {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| StoreError::Open {
-                path: "(memory)".into(),
-                source: e.into(),
-            })?;
-        Self::init(db)
+        Self::from_backend(Arc::new(redb::RedbBackend::in_memory()?))
     }
 
-    fn init(db: Database) -> Result<Store, StoreError> {
-        tables::ensure(&db)?;
-        let (committed, processed) = {
-            let rtx = db.begin_read()?;
-            let events = rtx.open_table(tables::EVENTS)?;
-            let committed = events.last()?.map(|(k, _)| k.value()).unwrap_or(0);
-            let meta = rtx.open_table(tables::META)?;
-            let processed = meta
-                .get(tables::META_PROCESSED)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            (committed, processed)
-        };
+    /// A store on any [`Backend`]; the watermarks start from its [`Backend::marks`].
+    pub fn from_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
+        let marks = backend.marks()?;
+        let held = (backend.partitions() > 1).then(Vec::new);
         Ok(Store {
-            db: Arc::new(db),
-            progress: Arc::new(Progress::new(committed, processed)),
+            backend,
+            progress: Arc::new(Progress::new(marks.committed, marks.processed)),
             recent: Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new())),
             alarm: Arc::new(scheduler::Alarm::default()),
             outbox_bell: Arc::new(tokio::sync::Notify::new()),
             index: Arc::new(std::sync::OnceLock::new()),
+            held: Arc::new(RwLock::new(held)),
         })
+    }
+
+    /// The storage backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The partitions this node's processor holds leases on, for the
+    /// scheduler and the outbox worker: `None` when the backend has a
+    /// single partition (every clock and outbox entry is this node's).
+    pub fn held_partitions(&self) -> Option<Vec<u32>> {
+        self.held.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Set by the processor when its leases change.
+    pub(crate) fn set_held_partitions(&self, partitions: Option<Vec<u32>>) {
+        *self.held.write().unwrap_or_else(|p| p.into_inner()) = partitions;
+    }
+
+    /// Nodes, partitions, owners and lag (`GET /v1/cluster`).
+    pub fn cluster(&self) -> Result<backend::ClusterView, StoreError> {
+        self.backend.cluster()
     }
 
     /// The committed/processed watermarks.
@@ -208,9 +194,5 @@ impl Store {
         let out: Vec<_> = r.iter().skip(start).take(len).cloned().collect();
         // Seqs are contiguous in commit order; check the ends to be sure.
         (out.len() == len && out.first()?.seq == first && out.last()?.seq == last).then_some(out)
-    }
-
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
     }
 }

@@ -2,18 +2,28 @@
 //! into derived records and ticket state, through
 //! [`escalier_core::process::process`].
 //!
-//! Exactly once: the derived records, the tickets they change and the
-//! cursor (`meta["processed"]`) are written in one transaction. After a
-//! crash the processor resumes after the cursor; anything it had computed
-//! but not committed is computed again from the same inputs.
+//! Partitions: inputs are processed per partition ([`crate::partition_of`]
+//! their ticket), in seq order, for the partitions whose lease this node
+//! holds ([`crate::Backend::leases`], renewed every `renew`). An embedded
+//! store has one partition, always held: the processor follows the
+//! writer's watermark and takes fresh inputs from the recent-inputs cache.
+//! With several partitions (a shared database) it also polls the
+//! database's watermarks, as other nodes write too.
 //!
-//! Durability: processor transactions commit with `Durability::None` (no
-//! fsync). They become durable with the writer's next durable commit, or
-//! with the processor's own durable commit once it has been idle for
-//! `flush_after`. A crash loses at most that non-durable tail, which is
-//! recomputed from the durable inputs on restart: processing is a pure
-//! function of the log, so nothing acknowledged depends on it. This halves
-//! the fsyncs on the ingest path.
+//! Exactly once: the derived records, the tickets they change and the
+//! partition's cursor are written in one transaction
+//! ([`crate::Backend::commit_chunk`]), refused if the lease moved on (the
+//! partition is then dropped). After a crash the processor resumes after
+//! the cursor; anything it had computed but not committed is computed
+//! again from the same inputs.
+//!
+//! Durability (redb): processor transactions commit with `Durability::None`
+//! (no fsync). They become durable with the writer's next durable commit,
+//! or with the processor's own durable commit ([`crate::Backend::flush`])
+//! once it has been idle for `flush_after`. A crash loses at most that
+//! non-durable tail, which is recomputed from the durable inputs on
+//! restart: processing is a pure function of the log, so nothing
+//! acknowledged depends on it. This halves the fsyncs on the ingest path.
 //!
 //! Reactors are pulled from a [`ReactorSource`] once per chunk, so a
 //! policy or plugin reload takes effect between chunks, never in the
@@ -25,14 +35,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::backend::{Backend, Chunk, DerivedRow, Held, Lease, Loaded, Node};
+use crate::progress::Wait;
+use crate::{Store, StoreError, codec};
 use escalier_core::Timestamp;
 use escalier_core::process::{Limits, process};
 use escalier_core::timers::Books;
 use escalier_core::{Reactor, Record, Ticket};
-use redb::{Durability, ReadableDatabase, ReadableTable};
-
-use crate::progress::Wait;
-use crate::{Store, StoreError, codec, tables};
 
 /// Where the processor gets what it runs: the reactors (in order) and the
 /// SLA policies and ladders in force.
@@ -70,6 +79,10 @@ pub struct ProcessorConfig {
     /// most this much to the time before effects are visible.
     pub gather: Duration,
     pub gather_min: usize,
+    /// This node: leases on partitions are taken in its name.
+    pub node: Node,
+    /// How often the leases are renewed (and free ones taken).
+    pub renew: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -82,8 +95,27 @@ impl Default for ProcessorConfig {
             cache_tickets: 20_000,
             gather: Duration::from_millis(10),
             gather_min: 256,
+            node: Node {
+                id: random_node_id(),
+                addr: String::new(),
+            },
+            renew: Duration::from_secs(1),
         }
     }
+}
+
+/// A node id unique enough among live nodes: hashed from the time, the
+/// process id and std's per-process random hasher keys.
+pub fn random_node_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    format!("node-{:016x}", h.finish())
 }
 
 pub struct Processor {
@@ -114,23 +146,162 @@ impl Processor {
 }
 
 fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Result<(), StoreError> {
-    let mut cursor = store.progress().processed();
-    let mut unflushed = false;
-    let mut books = source.books();
-    let mut cache = Cache::new(cfg.cache_tickets);
-    rebind_all(store, None, &books, cursor, cfg.clock.now())?;
-    loop {
-        let latest = source.books();
-        if latest.version != books.version {
-            rebind_all(store, Some(&books), &latest, cursor, cfg.clock.now())?;
-            cache.clear();
-            books = latest;
-            unflushed = true;
+    let mut run = Run {
+        store,
+        source,
+        cfg,
+        backend: store.backend().clone(),
+        single: store.backend().partitions() == 1,
+        held: Vec::new(),
+        renewed: Instant::now(),
+        books: source.books(),
+        cache: Cache::new(cfg.cache_tickets),
+        unflushed: false,
+        last_work: Instant::now(),
+        polled: Instant::now(),
+        started: false,
+    };
+    run.renew()?;
+    let parts = run.partitions();
+    rebind_all(
+        store,
+        None,
+        &run.books,
+        store.progress().processed(),
+        cfg.clock.now(),
+        parts.as_deref(),
+    )?;
+    run.started = true;
+    let result = run.main_loop();
+    if result.is_ok()
+        && let Err(e) = run.backend.release(&cfg.node)
+    {
+        tracing::warn!(error = %e, "could not give back the partition leases; they expire");
+    }
+    result
+}
+
+/// The processor's state between steps.
+struct Run<'a> {
+    store: &'a Store,
+    source: &'a dyn ReactorSource,
+    cfg: &'a ProcessorConfig,
+    backend: Arc<dyn Backend>,
+    /// One partition, always held (redb): follow the writer's watermark.
+    single: bool,
+    held: Vec<Held>,
+    renewed: Instant,
+    books: Arc<Books>,
+    cache: Cache,
+    unflushed: bool,
+    last_work: Instant,
+    polled: Instant,
+    /// The first leases' clocks are re-bound; later gains re-bind their own.
+    started: bool,
+}
+
+/// How often a store with several partitions is asked for its watermarks
+/// (other nodes write too).
+const POLL: Duration = Duration::from_millis(50);
+
+impl Run<'_> {
+    /// The held partitions, as the scheduler and outbox see them (`None`:
+    /// a single-partition store).
+    fn partitions(&self) -> Option<Vec<u32>> {
+        (!self.single).then(|| self.held.iter().map(|h| h.lease.partition).collect())
+    }
+
+    /// Renew the leases, take free ones; re-bind the clocks of partitions
+    /// gained and forget cached tickets (another node may have changed them).
+    fn renew(&mut self) -> Result<(), StoreError> {
+        self.renewed = Instant::now();
+        let now = match self.backend.leases(&self.cfg.node) {
+            Ok(h) => h,
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Backend(_))) if !self.single => {
+                tracing::warn!(error = %e, "could not renew the partition leases; retrying");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let before: Vec<u32> = self.held.iter().map(|h| h.lease.partition).collect();
+        let gained: Vec<u32> = now
+            .iter()
+            .map(|h| h.lease.partition)
+            .filter(|p| !before.contains(p))
+            .collect();
+        let changed = gained.len() + before.len() != now.len() || !gained.is_empty();
+        // Keep our own cursors for leases we still hold under the same epoch
+        // (the database's may lag behind non-durable commits on redb).
+        let mut next = Vec::with_capacity(now.len());
+        for h in now {
+            match self.held.iter().find(|o| o.lease == h.lease) {
+                Some(o) => next.push(Held {
+                    lease: h.lease,
+                    cursor: o.cursor.max(h.cursor),
+                }),
+                None => next.push(h),
+            }
         }
-        match store
-            .progress()
-            .wait_committed_beyond(cursor, cfg.flush_after)
-        {
+        self.held = next;
+        if changed && !self.single {
+            self.cache.clear();
+            self.store.set_held_partitions(self.partitions());
+            tracing::info!(partitions = ?self.partitions(), "partition leases changed");
+            if !gained.is_empty() && self.started {
+                rebind_all(
+                    self.store,
+                    None,
+                    &self.books,
+                    self.store.progress().processed(),
+                    self.cfg.clock.now(),
+                    Some(&gained),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn main_loop(&mut self) -> Result<(), StoreError> {
+        loop {
+            if self.renewed.elapsed() >= self.cfg.renew {
+                self.renew()?;
+            }
+            let latest = self.source.books();
+            if latest.version != self.books.version {
+                let parts = self.partitions();
+                rebind_all(
+                    self.store,
+                    Some(&self.books),
+                    &latest,
+                    self.store.progress().processed(),
+                    self.cfg.clock.now(),
+                    parts.as_deref(),
+                )?;
+                self.cache.clear();
+                self.books = latest;
+                self.unflushed = true;
+            }
+            let stop = if self.single && self.held.len() == 1 {
+                self.step_single()?
+            } else {
+                self.step_shared()?
+            };
+            if stop {
+                if self.unflushed {
+                    self.backend.flush()?;
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// One partition: wait for the writer, gather, process a chunk.
+    /// Returns whether to stop.
+    fn step_single(&mut self) -> Result<bool, StoreError> {
+        let cfg = self.cfg;
+        let progress = self.store.progress();
+        let cursor = self.held[0].cursor;
+        match progress.wait_committed_beyond(cursor, cfg.flush_after) {
             Wait::Committed(mut committed) => {
                 let gather_until = Instant::now() + cfg.gather;
                 while committed - cursor < cfg.gather_min as u64 {
@@ -138,47 +309,165 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
                     if left.is_zero() {
                         break;
                     }
-                    match store
-                        .progress()
-                        .wait_committed_beyond(cursor + cfg.gather_min as u64 - 1, left)
-                    {
+                    match progress.wait_committed_beyond(cursor + cfg.gather_min as u64 - 1, left) {
                         Wait::Committed(c) => committed = c,
-                        Wait::TimedOut => committed = store.progress().committed(),
+                        Wait::TimedOut => committed = progress.committed(),
                         Wait::Closed => break,
                     }
                 }
                 let upto = committed.min(cursor + cfg.chunk as u64);
                 let started = Instant::now();
-                process_range(
-                    store,
-                    source,
-                    &books,
-                    &cfg.limits,
-                    cursor,
-                    upto,
-                    Durability::None,
-                    &mut cache,
-                )?;
-                unflushed = true;
-                cursor = upto;
-                store.progress().set_processed(cursor);
+                // Fresh inputs come decoded from the writer; older ones from the backend.
+                let inputs = match self.store.recent_inputs(cursor + 1, upto) {
+                    Some(r) => r,
+                    None => self.backend.inputs(
+                        self.held[0].lease.partition,
+                        cursor,
+                        usize::try_from(upto - cursor).unwrap_or(cfg.chunk),
+                    )?,
+                };
+                let Some(upto) = inputs.last().map(|r| r.seq) else {
+                    return Ok(false);
+                };
+                let lease = self.held[0].lease;
+                match self.process(inputs, lease, upto) {
+                    Ok(()) => {}
+                    Err(StoreError::LeaseLost { .. }) => {
+                        self.lost(0);
+                        return Ok(false);
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.held[0].cursor = upto;
+                progress.set_processed(upto);
                 metrics::histogram!("escalier_process_chunk_seconds")
                     .record(started.elapsed().as_secs_f64());
                 metrics::gauge!("escalier_processor_lag")
-                    .set(store.progress().committed().saturating_sub(cursor) as f64);
+                    .set(progress.committed().saturating_sub(upto) as f64);
+                Ok(false)
             }
-            Wait::TimedOut if unflushed => {
-                flush(store)?;
-                unflushed = false;
+            Wait::TimedOut if self.unflushed => {
+                self.backend.flush()?;
+                self.unflushed = false;
+                Ok(false)
             }
-            Wait::TimedOut => {}
-            Wait::Closed => {
-                if unflushed {
-                    flush(store)?;
+            Wait::TimedOut => Ok(false),
+            Wait::Closed => Ok(true),
+        }
+    }
+
+    /// Several partitions (other nodes write and process too): one chunk
+    /// of each held partition that has inputs after its cursor; when none
+    /// has, wait for a local commit or the next poll. Returns whether to stop.
+    fn step_shared(&mut self) -> Result<bool, StoreError> {
+        let progress = self.store.progress().clone();
+        if self.polled.elapsed() >= POLL {
+            self.polled = Instant::now();
+            match self.backend.marks() {
+                Ok(m) => {
+                    progress.set_committed(m.committed);
+                    progress.set_processed(m.processed);
+                    metrics::gauge!("escalier_processor_lag")
+                        .set(m.committed.saturating_sub(m.processed) as f64);
                 }
-                return Ok(());
+                Err(e) => tracing::warn!(error = %e, "could not read the store's watermarks"),
             }
         }
+        if self.pass()? {
+            return Ok(false);
+        }
+        if self.unflushed && self.last_work.elapsed() >= self.cfg.flush_after {
+            self.backend.flush()?;
+            self.unflushed = false;
+        }
+        let seen = progress.committed();
+        let left = self
+            .cfg
+            .renew
+            .saturating_sub(self.renewed.elapsed())
+            .min(POLL.saturating_sub(self.polled.elapsed()))
+            .max(Duration::from_millis(1));
+        if let Wait::Closed = progress.wait_committed_beyond(seen, left) {
+            // Drain what this node holds, then stop.
+            while self.pass()? {}
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// One chunk of every held partition with inputs after its cursor.
+    /// Returns whether anything was processed.
+    fn pass(&mut self) -> Result<bool, StoreError> {
+        let mut worked = false;
+        let mut i = 0;
+        while i < self.held.len() {
+            let h = self.held[i];
+            let inputs = match self
+                .backend
+                .inputs(h.lease.partition, h.cursor, self.cfg.chunk)
+            {
+                Ok(v) => v,
+                Err(e @ StoreError::Unavailable(_)) => {
+                    tracing::warn!(error = %e, "could not read inputs; retrying");
+                    return Ok(worked);
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(upto) = inputs.last().map(|r| r.seq) else {
+                i += 1;
+                continue;
+            };
+            let started = Instant::now();
+            match self.process(inputs, h.lease, upto) {
+                Ok(()) => {
+                    self.held[i].cursor = upto;
+                    worked = true;
+                    metrics::histogram!("escalier_process_chunk_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    i += 1;
+                }
+                Err(StoreError::LeaseLost { .. }) => self.lost(i),
+                Err(e @ StoreError::Unavailable(_)) => {
+                    tracing::warn!(error = %e, "could not commit a chunk; retrying");
+                    return Ok(worked);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(worked)
+    }
+
+    fn process(
+        &mut self,
+        inputs: Vec<Arc<Record>>,
+        lease: Lease,
+        upto: u64,
+    ) -> Result<(), StoreError> {
+        process_range(
+            self.store,
+            self.source,
+            &self.books,
+            &self.cfg.limits,
+            inputs,
+            Some((lease, upto)),
+            false,
+            &mut self.cache,
+        )?;
+        self.unflushed = true;
+        self.last_work = Instant::now();
+        Ok(())
+    }
+
+    /// The lease of `held[i]` moved on: stop processing that partition.
+    fn lost(&mut self, i: usize) {
+        let h = self.held.remove(i);
+        tracing::warn!(
+            partition = h.lease.partition,
+            "lost the lease of a partition; another node processes it now"
+        );
+        metrics::counter!("escalier_leases_lost_total").increment(1);
+        self.cache.clear();
+        self.store.set_held_partitions(self.partitions());
     }
 }
 
@@ -199,40 +488,25 @@ fn rebind_all(
     new: &Books,
     at_seq: u64,
     now: Timestamp,
+    partitions: Option<&[u32]>,
 ) -> Result<(), StoreError> {
     // The version every ticket's index was last brought to: when it is
     // this one, there is nothing to scan (a restart with the same files).
+    // Kept for single-partition stores, where one processor indexes all.
     const INDEXED_WITH: &str = "books-indexed";
-    let stale: Vec<(String, String)> = {
-        let rtx = store.db().begin_read()?;
-        let versions = rtx.open_table(tables::VERSIONS)?;
-        if versions
-            .get(INDEXED_WITH)?
-            .is_some_and(|v| v.value() == new.version.as_bytes())
-        {
-            return Ok(());
-        }
-        let data = rtx.open_table(tables::TICKET_DATA)?;
-        let mut out = Vec::new();
-        for row in data.iter()? {
-            let (k, v) = row?;
-            let (id, kind, _, _) = k.value();
-            if kind != tables::INDEX {
-                continue;
-            }
-            let indexed: Indexed =
-                codec::decode_named(v.value(), "clock index").unwrap_or_default();
-            if indexed.version != new.version {
-                out.push((id.to_owned(), indexed.version));
-            }
-        }
-        out
-    };
+    let backend = store.backend();
+    if partitions.is_none()
+        && backend
+            .version(INDEXED_WITH)?
+            .is_some_and(|v| v == new.version.as_bytes())
+    {
+        return Ok(());
+    }
+    let stale = backend.stale_tickets(&new.version, partitions)?;
     if stale.is_empty() {
-        let wtx = store.db().begin_write()?;
-        wtx.open_table(tables::VERSIONS)?
-            .insert(INDEXED_WITH, new.version.as_bytes())?;
-        wtx.commit()?;
+        if partitions.is_none() {
+            backend.put_version(INDEXED_WITH, new.version.as_bytes())?;
+        }
         return Ok(());
     }
     let started = Instant::now();
@@ -240,63 +514,49 @@ fn rebind_all(
         .map(|b| b.version.clone())
         .unwrap_or_else(|| stale[0].1.clone());
     for batch in stale.chunks(1000) {
+        let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        let mut loaded = backend.load_tickets(&ids)?;
         let mut rebound = Vec::with_capacity(batch.len());
-        let mut wtx = store.db().begin_write()?;
-        wtx.set_durability(Durability::None)
-            .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
-        {
-            let mut data = wtx.open_table(tables::TICKET_DATA)?;
-            let mut clocks = wtx.open_table(tables::CLOCKS)?;
-            for (id, _) in batch {
-                let Some(mut t) = data
-                    .get(tables::ticket_key(id, tables::BODY))?
-                    .map(|v| codec::decode_ticket(v.value()))
-                    .transpose()?
-                else {
-                    continue;
-                };
-                escalier_core::timers::rebind(&mut t, old.unwrap_or(new), new, now);
-                data.insert(
-                    tables::ticket_key(id, tables::BODY),
-                    codec::encode_ticket(&t).as_slice(),
-                )?;
-                reindex(&mut clocks, &mut data, id, &t, new)?;
-                rebound.push(t);
+        let mut chunk = Chunk::default();
+        for id in ids {
+            let Some(Loaded {
+                ticket: Some(mut t),
+                indexed,
+            }) = loaded.remove(id)
+            else {
+                continue;
+            };
+            escalier_core::timers::rebind(&mut t, old.unwrap_or(new), new, now);
+            chunk
+                .tickets
+                .push((id.to_owned(), codec::encode_ticket(&t)));
+            let plan = plan_index(&t, new);
+            if plan != indexed {
+                chunk.index_moves.push((id.to_owned(), indexed, plan));
             }
+            rebound.push(t);
         }
-        wtx.commit()?;
+        backend.commit_chunk(&chunk)?;
         store.index_changed(at_seq, new, rebound.iter());
     }
-    let wtx = store.db().begin_write()?;
-    {
-        let mut versions = wtx.open_table(tables::VERSIONS)?;
-        let change = serde_json::json!({
-            "kind": "books",
-            "from": from,
-            "to": new.version,
-            "after_seq": at_seq,
-            "at": now,
-            "tickets": stale.len(),
-            "old_books_known": old.is_some(),
-        });
-        versions.insert(
-            format!("books-change:{at_seq:020}").as_str(),
-            change.to_string().as_bytes(),
-        )?;
-        versions.insert(INDEXED_WITH, new.version.as_bytes())?;
+    let change = serde_json::json!({
+        "kind": "books",
+        "from": from,
+        "to": new.version,
+        "after_seq": at_seq,
+        "at": now,
+        "tickets": stale.len(),
+        "old_books_known": old.is_some(),
+    });
+    backend.put_version(
+        &format!("books-change:{at_seq:020}"),
+        change.to_string().as_bytes(),
+    )?;
+    if partitions.is_none() {
+        backend.put_version(INDEXED_WITH, new.version.as_bytes())?;
     }
-    wtx.commit()?;
     store.alarm().ring();
     tracing::info!(from, to = %new.version, tickets = stale.len(), took = ?started.elapsed(), "SLA and ladder files changed; clocks re-bound");
-    Ok(())
-}
-
-/// An empty durable commit: makes every earlier non-durable commit durable.
-fn flush(store: &Store) -> Result<(), StoreError> {
-    let mut wtx = store.db().begin_write()?;
-    wtx.set_durability(Durability::Immediate)
-        .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
-    wtx.commit()?;
     Ok(())
 }
 
@@ -402,16 +662,16 @@ impl Reactor for Guarded<'_> {
     }
 }
 
-/// Process inputs `(after, upto]` and commit the result with the cursor.
+/// Process `inputs` (in seq order) and commit the result with `cursor`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn process_range(
     store: &Store,
     source: &dyn ReactorSource,
     books: &Books,
     limits: &Limits,
-    after: u64,
-    upto: u64,
-    durability: Durability,
+    inputs: Vec<Arc<Record>>,
+    cursor: Option<(Lease, u64)>,
+    durable: bool,
     cache: &mut Cache,
 ) -> Result<(), StoreError> {
     // Reactors per pinned version, resolved once per chunk.
@@ -421,121 +681,112 @@ pub(crate) fn process_range(
     // Each ticket's index rows, and the clock state they were computed from
     // (known for cached tickets only).
     let mut indexed: HashMap<String, (Option<Fingerprint>, Indexed)> = HashMap::new();
-    let mut outputs: Vec<(Arc<Record>, Vec<Record>)> = Vec::new();
+    let mut outputs: Vec<(Arc<Record>, Vec<Record>)> = Vec::with_capacity(inputs.len());
     {
-        let rtx = store.db().begin_read()?;
-        let events = rtx.open_table(tables::EVENTS)?;
-        let data = rtx.open_table(tables::TICKET_DATA)?;
-        // Fresh inputs come decoded from the writer; older ones from the table.
-        let inputs: Vec<Arc<Record>> = match store.recent_inputs(after + 1, upto) {
-            Some(r) => r,
-            None => events
-                .range(after + 1..=upto)?
-                .map(|row| Ok(Arc::new(codec::decode_record(row?.1.value())?)))
-                .collect::<Result<_, StoreError>>()?,
-        };
-        for input in inputs {
+        // Tickets not cached are read in one go, with their index rows, so
+        // the write below only writes.
+        let mut missing: Vec<&str> = Vec::new();
+        for input in &inputs {
             let id = input.event.ticket_id.as_str();
-            let slot = match tickets.get_mut(id) {
-                Some(slot) => slot,
-                None => {
-                    let t = match cache.take(id) {
-                        Some(c) => {
-                            if let Some((fp, rows)) = c.indexed {
-                                indexed.insert(id.to_owned(), (Some(fp), rows));
-                            }
-                            Some(c.ticket)
-                        }
-                        None => {
-                            // The index rows are read now, so the write
-                            // transaction below only writes.
-                            let rows = match data.get(tables::ticket_key(id, tables::INDEX))? {
-                                Some(v) => codec::decode_named(v.value(), "clock index")
-                                    .unwrap_or_default(),
-                                None => Indexed::default(),
-                            };
-                            indexed.insert(id.to_owned(), (None, rows));
-                            data.get(tables::ticket_key(id, tables::BODY))?
-                                .map(|v| codec::decode_ticket(v.value()))
-                                .transpose()?
-                        }
-                    };
-                    tickets.entry(id.to_owned()).or_insert(t)
+            if tickets.contains_key(id) {
+                continue;
+            }
+            match cache.take(id) {
+                Some(c) => {
+                    if let Some((fp, rows)) = c.indexed {
+                        indexed.insert(id.to_owned(), (Some(fp), rows));
+                    }
+                    tickets.insert(id.to_owned(), Some(c.ticket));
                 }
-            };
-            // A lifecycle rejection here means the rules changed under stored
-            // data (the writer checked before committing): keep the log intact,
-            // leave the ticket as it was, and say so loudly.
-            if let Some(t) = slot.as_ref()
-                && let Err(rejection) =
-                    escalier_core::reduce::check_transition(Some(t.status), &input.event)
-            {
+                None => {
+                    tickets.insert(id.to_owned(), None);
+                    missing.push(id);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            for (id, loaded) in store.backend().load_tickets(&missing)? {
+                indexed.insert(id.clone(), (None, loaded.indexed));
+                tickets.insert(id, loaded.ticket);
+            }
+        }
+    }
+    for input in inputs {
+        let Some(slot) = tickets.get_mut(input.event.ticket_id.as_str()) else {
+            continue;
+        };
+        // A lifecycle rejection here means the rules changed under stored
+        // data (the writer checked before committing): keep the log intact,
+        // leave the ticket as it was, and say so loudly.
+        if let Some(t) = slot.as_ref()
+            && let Err(rejection) =
+                escalier_core::reduce::check_transition(Some(t.status), &input.event)
+        {
+            tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
+            metrics::counter!("escalier_inputs_skipped_total").increment(1);
+            outputs.push((input, Vec::new()));
+            continue;
+        }
+        let pinned = slot.as_ref().and_then(|t| t.policy_version.clone());
+        let reactors = by_version
+            .entry(pinned.clone())
+            .or_insert_with(|| source.reactors(pinned.as_deref()));
+        let guarded: Vec<Guarded<'_>> = reactors.iter().map(|r| Guarded(r.as_ref())).collect();
+        let refs: Vec<&dyn Reactor> = guarded.iter().map(|g| g as &dyn Reactor).collect();
+        match process(slot.take(), &input, &refs, limits, books) {
+            Ok(p) => {
+                *slot = Some(p.ticket);
+                outputs.push((input, p.derived));
+            }
+            Err(rejection) => {
+                // Only reachable for a missing ticket (nothing to lose).
                 tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
                 metrics::counter!("escalier_inputs_skipped_total").increment(1);
                 outputs.push((input, Vec::new()));
-                continue;
-            }
-            let pinned = slot.as_ref().and_then(|t| t.policy_version.clone());
-            let reactors = by_version
-                .entry(pinned.clone())
-                .or_insert_with(|| source.reactors(pinned.as_deref()));
-            let guarded: Vec<Guarded<'_>> = reactors.iter().map(|r| Guarded(r.as_ref())).collect();
-            let refs: Vec<&dyn Reactor> = guarded.iter().map(|g| g as &dyn Reactor).collect();
-            match process(slot.take(), &input, &refs, limits, books) {
-                Ok(p) => {
-                    *slot = Some(p.ticket);
-                    outputs.push((input, p.derived));
-                }
-                Err(rejection) => {
-                    // Only reachable for a missing ticket (nothing to lose).
-                    tracing::error!(seq = input.seq, %rejection, "committed input no longer applies; skipped");
-                    metrics::counter!("escalier_inputs_skipped_total").increment(1);
-                    outputs.push((input, Vec::new()));
-                }
             }
         }
     }
 
     // Everything is encoded and every index change computed before the
-    // write transaction: the ingest writer waits for redb's single write
-    // lock while this one is open, so it holds nothing but inserts.
-    let mut derived_rows: Vec<((u64, u32), Vec<u8>)> = Vec::new();
-    let mut log_rows: Vec<(&str, u64, u32)> = Vec::new();
-    let mut deliveries: Vec<((u64, &str), Vec<u8>)> = Vec::new();
-    let mut delivery_rows: Vec<crate::outbox::DeliveryRow> = Vec::new();
+    // commit: on redb the ingest writer waits for the single write lock
+    // while it is open, so it holds nothing but inserts.
+    let mut chunk = Chunk {
+        cursor,
+        durable,
+        ..Chunk::default()
+    };
+    chunk.inputs.reserve(outputs.len());
     for (input, records) in &outputs {
-        log_rows.push((input.event.ticket_id.as_str(), input.seq, 0));
+        chunk
+            .inputs
+            .push((input.seq, input.event.ticket_id.as_str().to_owned()));
         for r in records {
-            derived_rows.push(((r.seq, r.index), codec::encode_record(r)));
-            log_rows.push((r.event.ticket_id.as_str(), r.seq, r.index));
-            let (request, id, due) = match &r.event.kind {
-                escalier_core::EventKind::DeliveryRequested(d) => (
-                    crate::outbox::OutboxRequest::Http(d.clone()),
-                    d.delivery_id.as_str(),
-                    r.recorded_at,
-                ),
+            chunk.derived.push(DerivedRow {
+                seq: r.seq,
+                index: r.index,
+                ticket_id: r.event.ticket_id.as_str().to_owned(),
+                bytes: codec::encode_record(r),
+            });
+            let (request, due) = match &r.event.kind {
+                escalier_core::EventKind::DeliveryRequested(d) => {
+                    (crate::outbox::OutboxRequest::Http(d.clone()), r.recorded_at)
+                }
                 // Held by quiet hours: due when the target's calendar opens.
                 escalier_core::EventKind::NotificationRequested(n) => (
                     crate::outbox::OutboxRequest::Notification(n.clone()),
-                    n.delivery_id.as_str(),
                     n.hold_until.map_or(r.recorded_at, |h| h.max(r.recorded_at)),
                 ),
                 _ => continue,
             };
             let entry = crate::outbox::OutboxEntry::new(r.event.ticket_id.as_str(), request);
-            delivery_rows.push(crate::outbox::DeliveryRow::requested(&entry, r.recorded_at));
-            deliveries.push((
-                (due_ms(due), id),
-                serde_json::to_vec(&entry).unwrap_or_default(),
-            ));
+            let row = crate::outbox::DeliveryRow::requested(&entry, r.recorded_at);
+            chunk.outbox.push((due_ms(due), entry, row));
         }
     }
-    let mut ticket_rows: Vec<(&str, Vec<u8>)> = Vec::new();
-    let mut index_moves: Vec<(&str, Indexed, Indexed)> = Vec::new();
     let mut after_index: HashMap<&str, (Fingerprint, Indexed)> = HashMap::new();
     for (id, t) in &tickets {
         let Some(t) = t else { continue };
-        ticket_rows.push((id.as_str(), codec::encode_ticket(t)));
+        chunk.tickets.push((id.clone(), codec::encode_ticket(t)));
         let now = Fingerprint::of(t, books);
         let (fp, old) = indexed.remove(id).unwrap_or((None, Indexed::default()));
         let rows = if fp.as_ref() == Some(&now) {
@@ -544,52 +795,21 @@ pub(crate) fn process_range(
         } else {
             let new = plan_index(t, books);
             if new != old {
-                index_moves.push((id.as_str(), old, new.clone()));
+                chunk.index_moves.push((id.clone(), old, new.clone()));
             }
             new
         };
         after_index.insert(id.as_str(), (now, rows));
     }
-    let index_changed = index_moves.iter().any(|(_, old, new)| old.rows != new.rows);
-    let new_deliveries = !deliveries.is_empty();
+    let index_changed = chunk
+        .index_moves
+        .iter()
+        .any(|(_, old, new)| old.rows != new.rows);
+    let new_deliveries = !chunk.outbox.is_empty();
 
-    let mut wtx = store.db().begin_write()?;
-    wtx.set_durability(durability)
-        .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
-    {
-        let mut derived = wtx.open_table(tables::DERIVED)?;
-        for (k, v) in &derived_rows {
-            derived.insert(*k, v.as_slice())?;
-        }
-        let mut data = wtx.open_table(tables::TICKET_DATA)?;
-        for (id, seq, index) in &log_rows {
-            data.insert((*id, tables::LOG, *seq, *index), [].as_slice())?;
-        }
-        let mut outbox = wtx.open_table(tables::OUTBOX)?;
-        for (k, v) in &deliveries {
-            outbox.insert(*k, v.as_slice())?;
-        }
-        if !delivery_rows.is_empty() {
-            let mut rows = wtx.open_table(tables::DELIVERIES)?;
-            let mut index = wtx.open_table(tables::DELIVERY_INDEX)?;
-            for row in &delivery_rows {
-                // Already known (an entry processed again): keep its state.
-                if rows.get(row.delivery_id.as_str())?.is_none() {
-                    crate::outbox::put_delivery(&mut rows, &mut index, None, row)?;
-                }
-            }
-        }
-        for (id, bytes) in &ticket_rows {
-            data.insert(tables::ticket_key(id, tables::BODY), bytes.as_slice())?;
-        }
-        let mut clocks = wtx.open_table(tables::CLOCKS)?;
-        for (id, old, new) in &index_moves {
-            apply_index(&mut clocks, &mut data, id, old, new)?;
-        }
-        let mut meta = wtx.open_table(tables::META)?;
-        meta.insert(tables::META_PROCESSED, upto)?;
-    }
-    wtx.commit()?;
+    store.backend().commit_chunk(&chunk)?;
+    drop(chunk);
+    let upto = cursor.map_or(0, |(_, upto)| upto);
     store.index_changed(upto, books, tickets.values().flatten());
     let mut after_index: HashMap<String, (Fingerprint, Indexed)> = after_index
         .into_iter()
@@ -633,7 +853,7 @@ pub(crate) fn due_ms(at: escalier_core::Timestamp) -> u64 {
 }
 
 /// The rows a ticket should have in the clock index.
-fn plan_index(ticket: &Ticket, books: &Books) -> Indexed {
+pub(crate) fn plan_index(ticket: &Ticket, books: &Books) -> Indexed {
     let mut rows: Vec<(u64, String)> = escalier_core::timers::deadlines(ticket, books)
         .into_iter()
         .map(|d| (due_ms(d.at), d.key))
@@ -643,54 +863,4 @@ fn plan_index(ticket: &Ticket, books: &Books) -> Indexed {
         version: books.version.clone(),
         rows,
     }
-}
-
-/// Move a ticket's rows in the clock index from `old` to `new`.
-fn apply_index(
-    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
-    data: &mut TicketData<'_>,
-    id: &str,
-    old: &Indexed,
-    new: &Indexed,
-) -> Result<(), StoreError> {
-    for (ms, key) in &old.rows {
-        clocks.remove((*ms, id, key.as_str()))?;
-    }
-    for (ms, key) in &new.rows {
-        clocks.insert((*ms, id, key.as_str()), ())?;
-    }
-    if new.rows.is_empty() && new.version.is_empty() {
-        data.remove(tables::ticket_key(id, tables::INDEX))?;
-    } else {
-        data.insert(
-            tables::ticket_key(id, tables::INDEX),
-            codec::encode_named(new).as_slice(),
-        )?;
-    }
-    Ok(())
-}
-
-/// The `ticket_data` table open for writing.
-pub(crate) type TicketData<'t> = redb::Table<'t, (&'static str, u8, u64, u32), &'static [u8]>;
-
-/// Replace a ticket's rows in the clock index with its current deadlines,
-/// reading what the index holds now. Returns whether any row changed (the
-/// scheduler may need to wake earlier).
-pub(crate) fn reindex(
-    clocks: &mut redb::Table<(u64, &'static str, &'static str), ()>,
-    data: &mut TicketData<'_>,
-    id: &str,
-    ticket: &Ticket,
-    books: &Books,
-) -> Result<bool, StoreError> {
-    let old: Indexed = match data.get(tables::ticket_key(id, tables::INDEX))? {
-        Some(v) => codec::decode_named(v.value(), "clock index").unwrap_or_default(),
-        None => Indexed::default(),
-    };
-    let new = plan_index(ticket, books);
-    if old == new {
-        return Ok(false);
-    }
-    apply_index(clocks, data, id, &old, &new)?;
-    Ok(old.rows != new.rows)
 }

@@ -5,12 +5,9 @@
 //! tailing it sees every input together with what it caused.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
+use crate::{Store, StoreError};
 use escalier_core::{Priority, Record, Status, Ticket, Tier};
-use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata};
-
-use crate::{Store, StoreError, codec, tables};
 
 /// Which tickets to list. `None` fields match everything.
 #[derive(Debug, Clone, Default)]
@@ -41,17 +38,9 @@ pub struct Page<T> {
 }
 
 impl Store {
-    fn read(&self) -> Result<ReadTransaction, StoreError> {
-        Ok(self.db().begin_read()?)
-    }
-
     /// A ticket as of the last processed input.
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
-        let rtx = self.read()?;
-        let t = rtx.open_table(tables::TICKET_DATA)?;
-        t.get(tables::ticket_key(id, tables::BODY))?
-            .map(|v| codec::decode_ticket(v.value()))
-            .transpose()
+        self.backend.ticket(id)
     }
 
     /// Tickets in id order after `after`, filtered, at most `limit`.
@@ -66,22 +55,31 @@ impl Store {
         limit: usize,
         scan_budget: usize,
     ) -> Result<Page<Ticket>, StoreError> {
-        let rtx = self.read()?;
-        let table = rtx.open_table(tables::TICKET_DATA)?;
         let mut items = Vec::new();
         let mut last: Option<String> = after.map(str::to_owned);
         let mut more = false;
         let mut scanned = 0usize;
-        while let Some((id, bytes)) = next_body(&table, last.as_deref())? {
-            if items.len() == limit || scanned == scan_budget {
-                more = true;
-                break;
+        'pages: loop {
+            // One more than can be taken, to know whether there is more.
+            let want = (limit - items.len().min(limit))
+                .min(scan_budget - scanned.min(scan_budget))
+                .saturating_add(1)
+                .min(PAGE);
+            let page = self.backend.tickets_after(last.as_deref(), want)?;
+            let full = page.len() == want;
+            for (id, t) in page {
+                if items.len() == limit || scanned == scan_budget {
+                    more = true;
+                    break 'pages;
+                }
+                scanned += 1;
+                last = Some(id);
+                if filter.matches(&t) {
+                    items.push(t);
+                }
             }
-            scanned += 1;
-            let t = codec::decode_ticket(&bytes)?;
-            last = Some(id);
-            if filter.matches(&t) {
-                items.push(t);
+            if !full {
+                break;
             }
         }
         Ok(Page {
@@ -92,32 +90,7 @@ impl Store {
 
     /// Every processed record of a ticket, in log order.
     pub fn timeline(&self, id: &str) -> Result<Vec<Record>, StoreError> {
-        let rtx = self.read()?;
-        let index = rtx.open_table(tables::TICKET_DATA)?;
-        let events = rtx.open_table(tables::EVENTS)?;
-        let derived = rtx.open_table(tables::DERIVED)?;
-        let mut out = Vec::new();
-        for row in
-            index.range((id, tables::LOG, 0u64, 0u32)..=(id, tables::LOG, u64::MAX, u32::MAX))?
-        {
-            let (k, _) = row?;
-            let (_, _, seq, idx) = k.value();
-            let bytes = if idx == 0 {
-                events.get(seq)?.map(|v| v.value().to_vec())
-            } else {
-                derived.get((seq, idx))?.map(|v| v.value().to_vec())
-            };
-            match bytes {
-                Some(b) => out.push(codec::decode_record(&b)?),
-                None => {
-                    return Err(StoreError::Corrupt {
-                        what: "ticket_log",
-                        detail: format!("{id} points at missing record {seq}.{idx}"),
-                    });
-                }
-            }
-        }
-        Ok(out)
+        self.backend.timeline(id)
     }
 
     /// Processed records after input `after`: at most `limit` inputs, each
@@ -125,48 +98,43 @@ impl Store {
     /// pass as `after` next time.
     pub fn tail(&self, after: u64, limit: usize) -> Result<(Vec<Record>, u64), StoreError> {
         let processed = self.progress().processed();
-        let rtx = self.read()?;
-        let events = rtx.open_table(tables::EVENTS)?;
-        let derived = rtx.open_table(tables::DERIVED)?;
-        let mut out = Vec::new();
-        let mut next = after;
         if after >= processed {
-            return Ok((out, after));
+            return Ok((Vec::new(), after));
         }
-        for row in events.range(after + 1..=processed)?.take(limit) {
-            let (k, v) = row?;
-            let seq = k.value();
-            out.push(codec::decode_record(v.value())?);
-            push_derived(&derived, seq, &mut out)?;
-            next = seq;
-        }
+        let out = self.backend.records(after, processed, limit)?;
+        let next = out
+            .iter()
+            .rev()
+            .find(|r| r.index == 0)
+            .map_or(after, |r| r.seq);
         Ok((out, next))
     }
 
     /// Visit every processed record in log order.
     pub fn for_each_record(
         &self,
+        f: impl FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.for_each_record_upto(self.progress().processed(), f)
+    }
+
+    /// Visit every record of inputs up to `upto`, in log order.
+    pub(crate) fn for_each_record_upto(
+        &self,
+        upto: u64,
         mut f: impl FnMut(Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let processed = self.progress().processed();
-        let rtx = self.read()?;
-        let events = rtx.open_table(tables::EVENTS)?;
-        let derived = rtx.open_table(tables::DERIVED)?;
-        let mut derived_rows = derived.range((0u64, 0u32)..)?.peekable();
-        for row in events.range(1..=processed)? {
-            let (k, v) = row?;
-            let seq = k.value();
-            f(codec::decode_record(v.value())?)?;
-            loop {
-                match derived_rows.peek() {
-                    Some(Ok((dk, _))) if dk.value().0 <= seq => {}
-                    Some(Err(_)) => {}
-                    _ => break,
+        let mut after = 0u64;
+        while after < upto {
+            let page = self.backend.records(after, upto, PAGE)?;
+            if page.is_empty() {
+                break;
+            }
+            for r in page {
+                if r.index == 0 {
+                    after = r.seq;
                 }
-                if let Some(row) = derived_rows.next() {
-                    let (_, dv) = row?;
-                    f(codec::decode_record(dv.value())?)?;
-                }
+                f(r)?;
             }
         }
         Ok(())
@@ -202,111 +170,49 @@ impl Store {
 
     /// Every stored ticket, by id.
     pub fn all_tickets(&self) -> Result<BTreeMap<String, Ticket>, StoreError> {
-        let rtx = self.read()?;
-        let table = rtx.open_table(tables::TICKET_DATA)?;
         let mut out = BTreeMap::new();
         let mut last: Option<String> = None;
-        while let Some((id, bytes)) = next_body(&table, last.as_deref())? {
-            out.insert(id.clone(), codec::decode_ticket(&bytes)?);
-            last = Some(id);
+        loop {
+            let page = self.backend.tickets_after(last.as_deref(), PAGE)?;
+            let full = page.len() == PAGE;
+            for (id, t) in page {
+                last = Some(id.clone());
+                out.insert(id, t);
+            }
+            if !full {
+                return Ok(out);
+            }
         }
-        Ok(out)
     }
 
     /// Number of input events stored (cheap).
     pub fn input_count(&self) -> Result<u64, StoreError> {
-        let rtx = self.read()?;
-        Ok(rtx.open_table(tables::EVENTS)?.len()?)
+        self.backend.input_count()
     }
 
     /// Number of input events and tickets stored. Counting tickets visits
     /// every one of them: for tools and tests, not for hot paths.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let rtx = self.read()?;
-        let events = rtx.open_table(tables::EVENTS)?.len()?;
-        let table = rtx.open_table(tables::TICKET_DATA)?;
-        let mut tickets = 0u64;
-        let mut last: Option<String> = None;
-        while let Some((id, _)) = next_body(&table, last.as_deref())? {
-            tickets += 1;
-            last = Some(id);
-        }
-        Ok((events, tickets))
+        self.backend.counts()
     }
 
     /// The seq an event id was stored at, if any.
     pub fn seq_of(&self, event_id: &str) -> Result<Option<u64>, StoreError> {
-        let rtx = self.read()?;
-        let d = rtx.open_table(tables::DEDUPE)?;
-        Ok(d.get(event_id)?.map(|v| v.value()))
+        self.backend.seq_of(event_id)
     }
-}
 
-/// The first ticket after `after` (in id order) that has a stored body:
-/// its id and encoded body. A ticket's rows are together in `ticket_data`,
-/// so this seeks past each ticket's timeline rows instead of reading them.
-pub(crate) fn next_body(
-    table: &ReadOnlyTable<(&'static str, u8, u64, u32), &'static [u8]>,
-    after: Option<&str>,
-) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-    let mut after: Option<String> = after.map(str::to_owned);
-    loop {
-        let lower = match &after {
-            Some(a) => Bound::Excluded((a.as_str(), u8::MAX, u64::MAX, u32::MAX)),
-            None => Bound::Unbounded,
-        };
-        let mut skip_to = None;
-        for row in table.range::<(&str, u8, u64, u32)>((lower, Bound::Unbounded))? {
-            let (k, v) = row?;
-            let (id, kind, _, _) = k.value();
-            if kind == tables::BODY {
-                return Ok(Some((id.to_owned(), v.value().to_vec())));
-            }
-            if kind > tables::BODY {
-                // This ticket has no body (committed, not processed yet): skip it.
-                skip_to = Some(id.to_owned());
-                break;
-            }
-        }
-        match skip_to {
-            Some(id) => after = Some(id),
-            None => return Ok(None),
-        }
-    }
-}
-
-fn push_derived(
-    derived: &ReadOnlyTable<(u64, u32), &[u8]>,
-    seq: u64,
-    out: &mut Vec<Record>,
-) -> Result<(), StoreError> {
-    for row in derived.range((seq, 1u32)..=(seq, u32::MAX))? {
-        let (_, v) = row?;
-        out.push(codec::decode_record(v.value())?);
-    }
-    Ok(())
-}
-
-impl Store {
     /// Clock index rows due in `[from, until]`, soonest first: (due ms, ticket, key).
     pub fn due_between(
         &self,
         from: escalier_core::Timestamp,
         until: escalier_core::Timestamp,
     ) -> Result<Vec<(u64, String, String)>, StoreError> {
-        let lo = crate::processor::due_ms(from);
-        let hi = crate::processor::due_ms(until);
-        let rtx = self.read()?;
-        let clocks = rtx.open_table(tables::CLOCKS)?;
-        let mut out = Vec::new();
-        for row in clocks.range((lo, "", "")..)? {
-            let (k, _) = row?;
-            let (ms, ticket, key) = k.value();
-            if ms > hi {
-                break;
-            }
-            out.push((ms, ticket.to_owned(), key.to_owned()));
-        }
-        Ok(out)
+        self.backend.due_between(
+            crate::processor::due_ms(from),
+            crate::processor::due_ms(until),
+        )
     }
 }
+
+/// Inputs (or tickets) read per call when walking the whole store.
+const PAGE: usize = 1024;

@@ -1,6 +1,6 @@
 //! The scheduler: fires clocks exactly when they are due, durably.
 //!
-//! Due instants live in the `clocks` table, ordered by time (the processor
+//! Due instants live in the clock index ([`crate::Backend::due_clocks`]), ordered by time (the processor
 //! keeps it equal to every ticket's next deadlines). The scheduler reads
 //! the earliest rows, sleeps until the first is due (no sweep over
 //! tickets), and when rows come due appends a `clock.due` tick for each
@@ -27,12 +27,11 @@ use std::time::Duration;
 
 use escalier_core::event::ClockDue;
 use escalier_core::{Clock, Event, EventId, EventKind, Source, TicketId, Timestamp};
-use redb::{ReadableDatabase, ReadableTable};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::writer::Writer;
-use crate::{AppendError, Appended, InputBatch, Store, StoreError, tables};
+use crate::{AppendError, Appended, InputBatch, Store, StoreError};
 
 /// A bell the scheduler sleeps on: rung when the index gains an earlier
 /// row, when a simulated clock moves, and on shutdown.
@@ -227,29 +226,15 @@ fn run(
     }
 }
 
-/// Rows due at or before `now_ms` (at most `limit`), and the first row after.
+/// Rows due at or before `now_ms` (at most `limit`), and the first row
+/// after, in the partitions this node holds (all on a single-partition store).
 fn due_rows(
     store: &Store,
     now_ms: u64,
     limit: usize,
 ) -> Result<(Vec<Row>, Option<u64>), StoreError> {
-    let rtx = store.db().begin_read()?;
-    let clocks = rtx.open_table(tables::CLOCKS)?;
-    let mut due = Vec::new();
-    let mut next = None;
-    for row in clocks.iter()? {
-        let (k, _) = row?;
-        let (ms, ticket, key) = k.value();
-        if ms > now_ms {
-            next = Some(ms);
-            break;
-        }
-        if due.len() == limit {
-            break;
-        }
-        due.push((ms, ticket.to_owned(), key.to_owned()));
-    }
-    Ok((due, next))
+    let held = store.held_partitions();
+    store.backend().due_clocks(held.as_deref(), now_ms, limit)
 }
 
 /// Append one tick per row; returns ticks stored, the highest seq, and rows refused.

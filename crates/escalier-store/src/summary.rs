@@ -20,9 +20,8 @@ use escalier_core::sla::ClockState;
 use escalier_core::stats::Facts;
 use escalier_core::timers::Books;
 use escalier_core::{Priority, Status, Ticket, Timestamp};
-use redb::ReadableDatabase;
 
-use crate::{Store, StoreError, codec, tables};
+use crate::{Store, StoreError};
 
 /// Where a ticket's SLA stands (as the queue shows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -216,22 +215,24 @@ impl TicketIndex {
     /// Fill the index from a read snapshot of `store`, then mark it ready.
     fn build(&self, store: &Store, books: &Books) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let rtx = store.db().begin_read()?;
-        let built_at = rtx
-            .open_table(tables::META)?
-            .get(tables::META_PROCESSED)?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        let data = rtx.open_table(tables::TICKET_DATA)?;
+        // Updates from commits up to this mark are skipped; tickets read
+        // below may already be newer, and later updates bring them on.
+        let built_at = store.backend().marks()?.processed;
         let mut fresh = Slots {
             built_at,
             ..Slots::default()
         };
         let mut last: Option<String> = None;
-        while let Some((id, bytes)) = crate::read::next_body(&data, last.as_deref())? {
-            let t = codec::decode_ticket(&bytes)?;
-            fresh.put(Summary::of(&t, books));
-            last = Some(id);
+        loop {
+            let page = store.backend().tickets_after(last.as_deref(), 1024)?;
+            let full = page.len() == 1024;
+            for (id, t) in page {
+                fresh.put(Summary::of(&t, books));
+                last = Some(id);
+            }
+            if !full {
+                break;
+            }
         }
         let n = fresh.slots.len();
         {

@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use escalier_core::Timestamp;
-use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
-use crate::{Store, StoreError, tables};
+use crate::{Store, StoreError};
 
 const PREFIX: &str = "policy-set:";
 
@@ -33,15 +32,8 @@ impl Store {
         at: Timestamp,
     ) -> Result<bool, StoreError> {
         let key = format!("{PREFIX}{version}");
-        {
-            let rtx = self.db().begin_read()?;
-            if rtx
-                .open_table(tables::VERSIONS)?
-                .get(key.as_str())?
-                .is_some()
-            {
-                return Ok(false);
-            }
+        if self.backend.version(&key)?.is_some() {
+            return Ok(false);
         }
         let set = StoredSet {
             version: version.to_owned(),
@@ -49,28 +41,18 @@ impl Store {
             after_seq: self.progress().processed(),
             files: files.into_iter().collect(),
         };
-        let wtx = self.db().begin_write()?;
-        {
-            let mut t = wtx.open_table(tables::VERSIONS)?;
-            if t.get(key.as_str())?.is_none() {
-                t.insert(
-                    key.as_str(),
-                    serde_json::to_vec(&set).unwrap_or_default().as_slice(),
-                )?;
-            }
-        }
-        wtx.commit()?;
+        self.backend
+            .put_version_if_absent(&key, &serde_json::to_vec(&set).unwrap_or_default())?;
         Ok(true)
     }
 
     /// A stored policy set version.
     pub fn policy_set(&self, version: &str) -> Result<Option<StoredSet>, StoreError> {
-        let rtx = self.db().begin_read()?;
-        let t = rtx.open_table(tables::VERSIONS)?;
         let key = format!("{PREFIX}{version}");
-        t.get(key.as_str())?
+        self.backend
+            .version(&key)?
             .map(|v| {
-                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
                     what: "policy set version",
                     detail: e.to_string(),
                 })
@@ -80,15 +62,9 @@ impl Store {
 
     /// Every stored version, oldest first (without their files).
     pub fn policy_sets(&self) -> Result<Vec<StoredSet>, StoreError> {
-        let rtx = self.db().begin_read()?;
-        let t = rtx.open_table(tables::VERSIONS)?;
         let mut out = Vec::new();
-        for row in t.range(PREFIX..)? {
-            let (k, v) = row?;
-            if !k.value().starts_with(PREFIX) {
-                break;
-            }
-            if let Ok(mut s) = serde_json::from_slice::<StoredSet>(v.value()) {
+        for (_, v) in self.backend.versions(PREFIX)? {
+            if let Ok(mut s) = serde_json::from_slice::<StoredSet>(&v) {
                 s.files.clear();
                 out.push(s);
             }

@@ -1,23 +1,23 @@
-//! The group-commit writer: one thread, one redb write transaction per
-//! batch of waiting requests, one fsync for all of them.
+//! The group-commit writer: one thread, one durable transaction per batch
+//! of waiting requests ([`crate::Backend::append_group`]), one fsync for
+//! all of them.
 //!
 //! Per request, all-or-nothing: its events are checked for duplicates and
 //! against the lifecycle (using `heads` plus what earlier requests in the
 //! same batch staged) before anything of it is written. A rejected request
 //! writes nothing and does not affect the others in its batch. Replies go
-//! out only after `commit()` with `Durability::Immediate` has returned.
+//! out only after the durable commit has returned.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use escalier_core::{Clock, Event, Record, Rejection, Source, Status, reduce};
-use redb::{Durability, ReadableTable};
+use escalier_core::{Clock, Event, Rejection, Source};
 use tokio::sync::oneshot;
 
-use crate::{Store, StoreError, codec, tables};
+use crate::backend::Appends;
+use crate::{Store, StoreError};
 
 /// Events to append, from one request.
 #[derive(Debug, Clone)]
@@ -148,7 +148,7 @@ impl Writer {
 }
 
 fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Request>) {
-    let mut next_seq = store.progress().committed() + 1;
+    let backend = store.backend().clone();
     let mut group: Vec<Request> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut events = first.batch.events.len();
@@ -169,21 +169,20 @@ fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Requ
             }
         }
         let started = Instant::now();
-        let mut committed_records = Vec::new();
-        match commit_group(
-            &store,
-            clock.now(),
-            &mut next_seq,
-            &group,
-            &mut committed_records,
-        ) {
-            Ok(outcomes) => {
-                store.remember_inputs(committed_records);
+        let batches: Vec<&InputBatch> = group.iter().map(|r| &r.batch).collect();
+        let result = backend.append_group(clock.now(), &batches);
+        drop(batches);
+        match result {
+            Ok(Appends { outcomes, records }) => {
+                let last = records.last().map(|r| r.seq);
+                store.remember_inputs(records);
                 let elapsed = started.elapsed().as_secs_f64();
                 metrics::histogram!("escalier_commit_seconds").record(elapsed);
                 metrics::histogram!("escalier_batch_events").record(events as f64);
                 metrics::histogram!("escalier_batch_requests").record(group.len() as f64);
-                store.progress().set_committed(next_seq - 1);
+                if let Some(last) = last {
+                    store.progress().set_committed(last);
+                }
                 for (req, outcome) in group.drain(..).zip(outcomes) {
                     if let Ok(list) = &outcome {
                         let stored = list
@@ -200,8 +199,6 @@ fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Requ
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "commit failed; nothing in this batch is acknowledged");
                 metrics::counter!("escalier_commit_failures_total").increment(1);
-                // The in-memory seq may be ahead of what is stored; re-read it.
-                next_seq = last_seq(&store).unwrap_or(next_seq - 1) + 1;
                 let msg = e.to_string();
                 for req in group.drain(..) {
                     let _ = req
@@ -214,120 +211,4 @@ fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Requ
         }
     }
     store.progress().close();
-}
-
-fn last_seq(store: &Store) -> Result<u64, StoreError> {
-    use redb::ReadableDatabase;
-    let rtx = store.db().begin_read()?;
-    let events = rtx.open_table(tables::EVENTS)?;
-    Ok(events.last()?.map(|(k, _)| k.value()).unwrap_or(0))
-}
-
-type Outcome = Result<Vec<Appended>, AppendError>;
-
-/// Stage and write every request of the group in one transaction.
-fn commit_group(
-    store: &Store,
-    now: escalier_core::Timestamp,
-    next_seq: &mut u64,
-    group: &[Request],
-    records: &mut Vec<std::sync::Arc<Record>>,
-) -> Result<Vec<Outcome>, StoreError> {
-    let mut wtx = store.db().begin_write()?;
-    wtx.set_durability(Durability::Immediate)
-        .map_err(|e| StoreError::Corrupt {
-            what: "durability",
-            detail: e.to_string(),
-        })?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    {
-        let mut events = wtx.open_table(tables::EVENTS)?;
-        let mut dedupe = wtx.open_table(tables::DEDUPE)?;
-        let mut heads = wtx.open_table(tables::TICKET_DATA)?;
-        for req in group {
-            let staged = match stage(&req.batch, &dedupe, &heads, *next_seq) {
-                Ok(s) => s,
-                Err(e @ AppendError::Rejected { .. }) => {
-                    outcomes.push(Err(e));
-                    continue;
-                }
-                Err(AppendError::Storage(e)) => return Err(e),
-                Err(AppendError::Busy) => unreachable!("stage never reports Busy"),
-            };
-            for (i, ev) in req.batch.events.iter().enumerate() {
-                let Appended::Stored { seq } = staged.outcomes[i] else {
-                    continue;
-                };
-                let record = Record {
-                    seq,
-                    index: 0,
-                    recorded_at: now,
-                    source: req.batch.source.clone(),
-                    event: ev.clone(),
-                };
-                events.insert(seq, codec::encode_record(&record).as_slice())?;
-                dedupe.insert(ev.id.as_str(), seq)?;
-                records.push(std::sync::Arc::new(record));
-            }
-            for (ticket, status) in &staged.heads {
-                heads.insert(
-                    tables::ticket_key(ticket, tables::HEAD),
-                    [codec::encode_status(*status)].as_slice(),
-                )?;
-            }
-            *next_seq += staged.stored;
-            outcomes.push(Ok(staged.outcomes));
-        }
-    }
-    wtx.commit()?;
-    Ok(outcomes)
-}
-
-struct Staged {
-    outcomes: Vec<Appended>,
-    heads: HashMap<String, Status>,
-    stored: u64,
-}
-
-/// Decide every event of one request without writing: duplicate or new
-/// (with its seq), and the lifecycle status after it.
-fn stage(
-    batch: &InputBatch,
-    dedupe: &impl ReadableTable<&'static str, u64>,
-    heads: &impl ReadableTable<(&'static str, u8, u64, u32), &'static [u8]>,
-    first_seq: u64,
-) -> Result<Staged, AppendError> {
-    let mut seen: HashMap<&str, u64> = HashMap::new();
-    let mut staged_heads: HashMap<String, Status> = HashMap::new();
-    let mut outcomes = Vec::with_capacity(batch.events.len());
-    let mut next = first_seq;
-    for (index, ev) in batch.events.iter().enumerate() {
-        if let Some(seq) = seen.get(ev.id.as_str()) {
-            outcomes.push(Appended::Duplicate { seq: *seq });
-            continue;
-        }
-        if let Some(seq) = dedupe.get(ev.id.as_str()).map_err(StoreError::from)? {
-            outcomes.push(Appended::Duplicate { seq: seq.value() });
-            continue;
-        }
-        let current = match staged_heads.get(ev.ticket_id.as_str()) {
-            Some(s) => Some(*s),
-            None => heads
-                .get(tables::ticket_key(ev.ticket_id.as_str(), tables::HEAD))
-                .map_err(StoreError::from)?
-                .map(|g| codec::decode_status(g.value().first().copied().unwrap_or(u8::MAX)))
-                .transpose()?,
-        };
-        let after = reduce::check_transition(current, ev)
-            .map_err(|rejection| AppendError::Rejected { index, rejection })?;
-        staged_heads.insert(ev.ticket_id.as_str().to_owned(), after);
-        seen.insert(ev.id.as_str(), next);
-        outcomes.push(Appended::Stored { seq: next });
-        next += 1;
-    }
-    Ok(Staged {
-        outcomes,
-        heads: staged_heads,
-        stored: next - first_seq,
-    })
 }

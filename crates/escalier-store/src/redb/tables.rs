@@ -28,7 +28,7 @@
 //! exactly the next due instants of the processed tickets (rounded up to
 //! the millisecond, so a row is never due before its instant).
 
-use redb::{Database, ReadableTable, TableDefinition};
+use ::redb::{Database, ReadableTable, TableDefinition};
 
 use crate::StoreError;
 

@@ -13,7 +13,15 @@
 //! Zendesk signs them, to `POST /v1/sources/zendesk`, so the adapter
 //! plugin's cost shows beside the native path's.
 //!
-//! Run it against a release build; `scripts/loadbench` does the set-up.
+//! Several nodes sharing one store: give `--url` once per node (or
+//! comma-separated); client `c` talks to node `c % n`, and the events per
+//! commit sum every node's writer figures. `--lag` also reports the
+//! writers' mean commit time and the processing lag when the load stops
+//! (`committed - processed` from each node's `/healthz`), and how long it
+//! takes to drain.
+//!
+//! Run it against a release build; `scripts/loadbench` does the set-up
+//! (`scripts/clusterbench` for several nodes on PostgreSQL).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,9 +38,16 @@ use tokio::net::TcpStream;
 #[derive(Debug, Parser)]
 #[command(about = "Load benchmark for POST /v1/events")]
 struct Args {
-    /// Server base URL (http only).
-    #[arg(long, default_value = "http://127.0.0.1:8600")]
-    url: String,
+    /// Server base URL (http only). Repeat it (or separate with commas)
+    /// for several nodes sharing one store: clients are spread over them
+    /// round-robin, and /metrics is summed over all of them.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8600",
+        value_delimiter = ',',
+        num_args = 1
+    )]
+    url: Vec<String>,
     /// Webhook secret (whsec_...). Default: $ESCALIER_WEBHOOK_SECRET.
     #[arg(long, env = "ESCALIER_WEBHOOK_SECRET", hide_env_values = true)]
     secret: String,
@@ -74,6 +89,11 @@ struct Args {
         default_value = ""
     )]
     zendesk_secret: String,
+    /// Also report the writers' mean commit time, the processing lag
+    /// (`committed - processed` of each node's /healthz) when the load
+    /// stops, and how long processing takes to catch up.
+    #[arg(long)]
+    lag: bool,
 }
 
 fn humantime_like(s: &str) -> Result<Duration, String> {
@@ -87,11 +107,17 @@ fn humantime_like(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// One server (node) the clients talk to.
+struct Target {
+    /// `host:port`, for the Host header and the connection.
+    addr: String,
+}
+
 struct Shared {
     secret: Secret,
     token: String,
-    host: String,
-    addr: String,
+    /// Client `c` talks to `targets[c % targets.len()]`.
+    targets: Vec<Target>,
     run: String,
     batch: usize,
     /// `Some(secret)`: send Zendesk webhooks to `/v1/sources/zendesk`.
@@ -109,17 +135,21 @@ struct Shared {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let secret = Secret::parse(&args.secret).context("--secret")?;
-    let addr = args
-        .url
-        .strip_prefix("http://")
-        .context("--url must start with http://")?
-        .trim_end_matches('/')
-        .to_owned();
+    let mut targets = Vec::new();
+    for url in &args.url {
+        let addr = url
+            .trim()
+            .strip_prefix("http://")
+            .context("--url must start with http://")?
+            .trim_end_matches('/')
+            .to_owned();
+        targets.push(Target { addr });
+    }
+    anyhow::ensure!(!targets.is_empty(), "--url: give at least one");
     let shared = Arc::new(Shared {
         secret,
         token: args.token.clone(),
-        host: addr.clone(),
-        addr,
+        targets,
         run: args
             .run
             .clone()
@@ -156,6 +186,12 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let at_end = scrape(&shared).await.unwrap_or_default();
     shared.stop.store(true, Ordering::SeqCst);
+    // The lag the moment the load stops, then how long it takes to drain.
+    let lag = if args.lag {
+        Some(lag_after(&shared).await)
+    } else {
+        None
+    };
 
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     for t in tasks {
@@ -171,21 +207,39 @@ async fn main() -> anyhow::Result<()> {
     } else {
         0.0
     };
+    let commits = at_end.commits - at_start.commits;
+    let commit_ms = if commits > 0.0 {
+        (at_end.commit_seconds - at_start.commit_seconds) / commits * 1000.0
+    } else {
+        0.0
+    };
     let rate = events as f64 / elapsed.as_secs_f64();
     let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+    let nodes = shared.targets.len();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "path": if shared.zendesk.is_some() { "/v1/sources/zendesk" } else { "/v1/events" },
-                "clients": args.clients, "batch": args.batch, "seconds": elapsed.as_secs_f64(),
-                "events": events, "events_per_sec": rate, "requests": hist.len(),
-                "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": hist.max() as f64 / 1000.0,
-                "errors": shared.errors.load(Ordering::SeqCst), "events_per_commit": per_commit,
-                "throttled": shared.throttled.load(Ordering::SeqCst),
-            })
-        );
+        let mut out = serde_json::json!({
+            "path": if shared.zendesk.is_some() { "/v1/sources/zendesk" } else { "/v1/events" },
+            "clients": args.clients, "batch": args.batch, "seconds": elapsed.as_secs_f64(),
+            "events": events, "events_per_sec": rate, "requests": hist.len(),
+            "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": hist.max() as f64 / 1000.0,
+            "errors": shared.errors.load(Ordering::SeqCst), "events_per_commit": per_commit,
+            "throttled": shared.throttled.load(Ordering::SeqCst),
+        });
+        if nodes > 1 {
+            out["nodes"] = nodes.into();
+        }
+        if let Some(l) = &lag {
+            out["commit_ms_mean"] = commit_ms.into();
+            out["commits_per_sec"] = (commits / elapsed.as_secs_f64()).into();
+            out["lag_after"] = l.lag.into();
+            out["lag_per_node"] = l.per_node.clone().into();
+            out["drain_seconds"] = l.drain.map(|d| d.as_secs_f64()).into();
+        }
+        println!("{out}");
     } else {
+        if nodes > 1 {
+            println!("nodes {nodes}  (client c sends to --url number c % {nodes})");
+        }
         println!(
             "path {}  clients {}  batch {}  measured {:.1}s",
             if shared.zendesk.is_some() {
@@ -217,21 +271,109 @@ async fn main() -> anyhow::Result<()> {
             "throttled (429/503){:>10}   (retried after Retry-After)",
             shared.throttled.load(Ordering::SeqCst)
         );
+        if let Some(l) = &lag {
+            println!(
+                "commit ms (mean)   {commit_ms:>10.2}   ({:.0} commits/s over all nodes)",
+                commits / elapsed.as_secs_f64()
+            );
+            let drain = match l.drain {
+                Some(d) => format!("caught up in {:.2}s", d.as_secs_f64()),
+                None => "not caught up within 60s".to_owned(),
+            };
+            println!(
+                "lag after run      {:>10}   inputs committed, not processed ({drain})",
+                l.lag
+            );
+        }
     }
     Ok(())
+}
+
+/// Processing lag when the load stops.
+struct Lag {
+    /// The largest `committed - processed` over the nodes.
+    lag: u64,
+    per_node: Vec<u64>,
+    /// Until every node reports `processed >= committed` as first seen.
+    drain: Option<Duration>,
+}
+
+/// `committed - processed` of each node's /healthz now, then poll until
+/// each has processed what it reported committed (at most 60 s).
+async fn lag_after(shared: &Shared) -> Lag {
+    let started = Instant::now();
+    let mut per_node = Vec::new();
+    let mut goal = Vec::new();
+    for t in &shared.targets {
+        let (committed, processed) = health(t).await.unwrap_or((0, 0));
+        per_node.push(committed.saturating_sub(processed));
+        goal.push(committed);
+    }
+    let mut drain = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        let mut done = true;
+        for (t, want) in shared.targets.iter().zip(&goal) {
+            match health(t).await {
+                Ok((_, processed)) if processed >= *want => {}
+                _ => done = false,
+            }
+        }
+        if done {
+            drain = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Lag {
+        lag: per_node.iter().copied().max().unwrap_or(0),
+        per_node,
+        drain,
+    }
+}
+
+/// `committed` and `processed` from a node's /healthz.
+async fn health(target: &Target) -> anyhow::Result<(u64, u64)> {
+    let mut sender = connect(&target.addr).await?;
+    let req = hyper::Request::get("/healthz")
+        .header("host", &target.addr)
+        .body(Full::new(Bytes::new()))?;
+    let resp = sender.send_request(req).await?;
+    let body = resp.into_body().collect().await?.to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+    Ok((
+        field("committed").context("/healthz: no committed")?,
+        field("processed").context("/healthz: no processed")?,
+    ))
 }
 
 #[derive(Default, Clone, Copy)]
 struct Scraped {
     batches: f64,
     batch_events: f64,
+    commits: f64,
+    commit_seconds: f64,
 }
 
-/// Read the writer's batch histogram from /metrics.
+/// The writers' batch and commit figures from /metrics, summed over every
+/// node (a node that does not answer counts as zero, as one did before).
 async fn scrape(shared: &Shared) -> anyhow::Result<Scraped> {
-    let mut sender = connect(&shared.addr).await?;
+    let mut total = Scraped::default();
+    for t in &shared.targets {
+        let s = scrape_one(shared, t).await.unwrap_or_default();
+        total.batches += s.batches;
+        total.batch_events += s.batch_events;
+        total.commits += s.commits;
+        total.commit_seconds += s.commit_seconds;
+    }
+    Ok(total)
+}
+
+/// Read one node's writer batch and commit histograms from /metrics.
+async fn scrape_one(shared: &Shared, target: &Target) -> anyhow::Result<Scraped> {
+    let mut sender = connect(&target.addr).await?;
     let req = hyper::Request::get("/metrics")
-        .header("host", &shared.host)
+        .header("host", &target.addr)
         .header("authorization", format!("Bearer {}", shared.token))
         .body(Full::new(Bytes::new()))?;
     let resp = sender.send_request(req).await?;
@@ -243,6 +385,12 @@ async fn scrape(shared: &Shared) -> anyhow::Result<Scraped> {
             (Some("escalier_batch_events_count"), Some(v)) => s.batches = v.parse().unwrap_or(0.0),
             (Some("escalier_batch_events_sum"), Some(v)) => {
                 s.batch_events = v.parse().unwrap_or(0.0)
+            }
+            (Some("escalier_commit_seconds_count"), Some(v)) => {
+                s.commits = v.parse().unwrap_or(0.0)
+            }
+            (Some("escalier_commit_seconds_sum"), Some(v)) => {
+                s.commit_seconds = v.parse().unwrap_or(0.0)
             }
             _ => {}
         }
@@ -266,7 +414,8 @@ async fn connect(
 /// One help desk: creates tickets, then sends their life events.
 async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut sender = connect(&shared.addr).await?;
+    let target = &shared.targets[c % shared.targets.len()];
+    let mut sender = connect(&target.addr).await?;
     let mut n: u64 = 0;
     let mut tickets: Vec<String> = Vec::new();
     let per_request = if shared.zendesk.is_some() {
@@ -300,7 +449,7 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
                 Some(key) => {
                     let ts = jiff::Timestamp::now().to_string();
                     hyper::Request::post("/v1/sources/zendesk")
-                        .header("host", &shared.host)
+                        .header("host", &target.addr)
                         .header("content-type", "application/json")
                         .header("x-zendesk-webhook-signature", zendesk_sign(key, &ts, &body))
                         .header("x-zendesk-webhook-signature-timestamp", ts)
@@ -310,7 +459,7 @@ async fn client(shared: Arc<Shared>, c: usize) -> anyhow::Result<Histogram<u64>>
                     let ts = jiff::Timestamp::now().as_second();
                     let sig = shared.secret.sign(&id, ts, &body);
                     hyper::Request::post("/v1/events")
-                        .header("host", &shared.host)
+                        .header("host", &target.addr)
                         .header("content-type", "application/json")
                         .header("webhook-id", &id)
                         .header("webhook-timestamp", ts.to_string())

@@ -390,6 +390,9 @@ impl Run<'_> {
         if let Wait::Closed = progress.wait_committed_beyond(seen, left) {
             // Drain what this node holds, then stop.
             while self.pass()? {}
+            if let Ok(m) = self.backend.marks() {
+                progress.set_processed(m.processed);
+            }
             return Ok(true);
         }
         Ok(false)

@@ -146,6 +146,16 @@ impl Store {
         *self.held.write().unwrap_or_else(|p| p.into_inner()) = partitions;
     }
 
+    /// Where the data is: a file path, or a URL without its password.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// `redb` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+
     /// Nodes, partitions, owners and lag (`GET /v1/cluster`).
     pub fn cluster(&self) -> Result<backend::ClusterView, StoreError> {
         self.backend.cluster()

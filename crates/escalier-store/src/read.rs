@@ -59,12 +59,21 @@ impl Store {
         let mut last: Option<String> = after.map(str::to_owned);
         let mut more = false;
         let mut scanned = 0usize;
+        let unfiltered = filter.status.is_none()
+            && filter.tier.is_none()
+            && filter.team.is_none()
+            && filter.priority.is_none();
         'pages: loop {
-            // One more than can be taken, to know whether there is more.
-            let want = (limit - items.len().min(limit))
-                .min(scan_budget - scanned.min(scan_budget))
-                .saturating_add(1)
-                .min(PAGE);
+            // One more than can be taken, to know whether there is more:
+            // without a filter every ticket read is taken.
+            let budget = scan_budget - scanned.min(scan_budget);
+            let want = if unfiltered {
+                (limit - items.len().min(limit)).min(budget)
+            } else {
+                budget
+            }
+            .saturating_add(1)
+            .min(PAGE);
             let page = self.backend.tickets_after(last.as_deref(), want)?;
             let full = page.len() == want;
             for (id, t) in page {

@@ -146,7 +146,11 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
     })?;
     match Arc::get_mut(&mut backend.inner) {
         Some(inner) => inner.partitions = partitions,
-        None => return Err(StoreError::Backend("database handle shared too early".into())),
+        None => {
+            return Err(StoreError::Backend(
+                "database handle shared too early".into(),
+            ));
+        }
     }
     Ok(backend)
 }
@@ -342,9 +346,7 @@ fn tls_connector(mode: SslMode) -> Result<tokio_postgres_rustls::MakeRustlsConne
             let roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             };
-            builder
-                .with_root_certificates(roots)
-                .with_no_client_auth()
+            builder.with_root_certificates(roots).with_no_client_auth()
         }
         SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
             .dangerous()

@@ -40,9 +40,11 @@ pub(crate) async fn migrate_to(
     create_schema_table(client).await?;
     for (version, sql) in migrations {
         let tx = client.transaction().await.pg()?;
-        tx.batch_execute("SET LOCAL synchronous_commit = on; LOCK TABLE escalier_schema IN EXCLUSIVE MODE")
-            .await
-            .pg()?;
+        tx.batch_execute(
+            "SET LOCAL synchronous_commit = on; LOCK TABLE escalier_schema IN EXCLUSIVE MODE",
+        )
+        .await
+        .pg()?;
         let found = current(&tx).await?;
         if found > expected {
             return Err(StoreError::Schema { found, expected });
@@ -75,7 +77,7 @@ pub(crate) async fn migrate_to(
         tx.commit().await.pg()?;
     }
     // Also refuse a newer schema when nothing was left to apply.
-    let found = current(&**client).await?;
+    let found = current(&*client).await?;
     if found > expected {
         return Err(StoreError::Schema { found, expected });
     }
@@ -112,7 +114,7 @@ async fn create_schema_table(client: &Object) -> Result<(), StoreError> {
     client.batch_execute(sql).await.pg()
 }
 
-async fn current(c: &impl tokio_postgres::GenericClient) -> Result<u64, StoreError> {
+async fn current(c: &impl deadpool_postgres::GenericClient) -> Result<u64, StoreError> {
     let row = c
         .query_one("SELECT coalesce(max(version), 0) FROM escalier_schema", &[])
         .await

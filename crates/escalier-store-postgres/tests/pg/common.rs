@@ -1,0 +1,143 @@
+//! A fresh database per test, and events to append.
+
+use escalier_core::event::Origin;
+use escalier_core::{Event, Source, Timestamp};
+use escalier_store::writer::InputBatch;
+use escalier_store_postgres::{PgBackend, PgOptions};
+
+/// A database of its own, dropped at the end of the test.
+pub struct TestDb {
+    base: String,
+    name: String,
+    /// URL of the database.
+    pub url: String,
+}
+
+/// The test database, or `None` (after saying so loudly) without a server.
+pub fn db() -> Option<TestDb> {
+    let Ok(base) = std::env::var("ESCALIER_TEST_POSTGRES") else {
+        eprintln!(
+            "\n*** SKIPPED: ESCALIER_TEST_POSTGRES not set (a PostgreSQL URL, e.g. from scripts/pg) ***\n"
+        );
+        return None;
+    };
+    let name = format!("escalier_t_{:016x}", rand::random::<u64>());
+    admin(&base, format!("CREATE DATABASE {name}"));
+    let url = with_database(&base, &name);
+    Some(TestDb { base, name, url })
+}
+
+impl TestDb {
+    pub fn connect(&self, opts: PgOptions) -> PgBackend {
+        PgBackend::connect(&self.url, opts).expect("connects and migrates")
+    }
+
+    /// Run SQL in the test database (setup, inspection).
+    pub fn sql(&self, sql: &str) {
+        admin(&self.url, sql.to_owned());
+    }
+
+    /// One bigint of a query.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let url = self.url.clone();
+        let sql = sql.to_owned();
+        on_thread(move || async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("admin connects");
+            tokio::spawn(conn);
+            client.query_one(&sql, &[]).await.expect("query").get(0)
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        admin(
+            &self.base,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// `base` with its database name replaced by `name`.
+fn with_database(base: &str, name: &str) -> String {
+    let (main, query) = match base.split_once('?') {
+        Some((m, q)) => (m, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = main.find("://").map_or(0, |i| i + 3);
+    let root = match main[scheme_end..].find('/') {
+        Some(i) => &main[..scheme_end + i],
+        None => main,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+fn admin(url: &str, sql: String) {
+    let url = url.to_owned();
+    on_thread(move || async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("admin connects");
+        tokio::spawn(conn);
+        client.batch_execute(&sql).await.expect("admin statement");
+    });
+}
+
+/// Run a future to completion on a thread of its own (tests may call this
+/// from inside a runtime).
+fn on_thread<T, F, Fut>(f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f())
+    })
+    .join()
+    .expect("admin thread")
+}
+
+pub fn ev(json: &str) -> Event {
+    Event::decode_one(json, Origin::External).expect("test event decodes")
+}
+
+pub fn created(event_id: &str, ticket: &str) -> Event {
+    ev(&format!(
+        r#"{{"id":"{event_id}","type":"ticket.created","ticket_id":"{ticket}","occurred_at":"2026-03-02T09:00:00Z",
+            "data":{{"subject":"Printer on fire","requester":{{"id":"c1"}},"channel":"email"}}}}"#
+    ))
+}
+
+pub fn status(event_id: &str, ticket: &str, to: &str) -> Event {
+    ev(&format!(
+        r#"{{"id":"{event_id}","type":"status.changed","ticket_id":"{ticket}","occurred_at":"2026-03-02T09:05:00Z","data":{{"status":"{to}"}}}}"#
+    ))
+}
+
+pub fn comment(event_id: &str, ticket: &str) -> Event {
+    ev(&format!(
+        r#"{{"id":"{event_id}","type":"comment.added","ticket_id":"{ticket}","occurred_at":"2026-03-02T09:06:00Z",
+            "data":{{"author":{{"kind":"customer"}},"body":"hello"}}}}"#
+    ))
+}
+
+pub fn batch(events: Vec<Event>) -> InputBatch {
+    InputBatch {
+        events,
+        source: Source::Webhook { delivery: None },
+    }
+}
+
+pub fn now() -> Timestamp {
+    "2026-03-02T09:00:00Z".parse().expect("timestamp")
+}

@@ -1,0 +1,188 @@
+//! Leases: taking, sharing, takeover with a higher epoch, and the fence
+//! that refuses a chunk from a node whose lease moved on.
+
+use escalier_store::backend::{Chunk, DerivedRow, Lease, Node};
+use escalier_store::processor::Indexed;
+use escalier_store::{Backend, StoreError, codec};
+use escalier_store_postgres::{PgBackend, PgOptions};
+
+use crate::common::{self, TestDb, batch, created, now};
+
+fn node(id: &str) -> Node {
+    Node {
+        id: id.into(),
+        addr: format!("{id}.example:8080"),
+    }
+}
+
+fn opts() -> PgOptions {
+    PgOptions {
+        partitions: 4,
+        lease_ms: 60_000,
+        ..PgOptions::default()
+    }
+}
+
+/// A's leases expire and A looks dead (as if killed): the database's
+/// clock moved past them, without the test waiting for it.
+fn kill(db: &TestDb, id: &str) {
+    db.sql(&format!(
+        "UPDATE partitions SET expires_at = now() - interval '1 second' WHERE owner = '{id}';
+         UPDATE nodes SET heartbeat_at = now() - interval '1 hour' WHERE id = '{id}'"
+    ));
+}
+
+/// A chunk for `ticket` (stored as input `seq`) under `lease`.
+fn chunk(pg: &PgBackend, lease: Lease, ticket: &str, seq: u64) -> Chunk {
+    let rec = pg.inputs(lease.partition, seq - 1, 1).unwrap();
+    let t = escalier_core::reduce::apply(None, &rec[0]).expect("ticket");
+    let mut derived = (*rec[0]).clone();
+    derived.index = 1;
+    Chunk {
+        cursor: Some((lease, seq)),
+        derived: vec![DerivedRow {
+            seq,
+            index: 1,
+            ticket_id: ticket.into(),
+            bytes: codec::encode_record(&derived),
+        }],
+        inputs: vec![(seq, ticket.into())],
+        outbox: Vec::new(),
+        tickets: vec![(ticket.into(), codec::encode_ticket(&t))],
+        index_moves: vec![(
+            ticket.into(),
+            Indexed::default(),
+            Indexed {
+                version: "books-1".into(),
+                rows: vec![(1_000 + seq, "first_response".into())],
+            },
+        )],
+        durable: true,
+    }
+}
+
+#[test]
+fn a_lone_node_takes_every_partition_and_a_second_gets_its_share() {
+    let Some(db) = common::db() else { return };
+    let a = db.connect(opts());
+    let b = db.connect(opts());
+    let held = a.leases(&node("A")).unwrap();
+    assert_eq!(held.len(), 4);
+    assert!(held.iter().all(|h| h.lease.epoch == 1 && h.cursor == 0));
+    // B joins: nothing free yet; A gives back above its share (2), B takes them.
+    assert!(b.leases(&node("B")).unwrap().is_empty());
+    assert_eq!(a.leases(&node("A")).unwrap().len(), 2);
+    let hb = b.leases(&node("B")).unwrap();
+    assert_eq!(hb.len(), 2);
+    assert!(hb.iter().all(|h| h.lease.epoch == 2), "{hb:?}");
+    let view = a.cluster().unwrap();
+    assert_eq!(view.store, "postgres");
+    assert_eq!(view.nodes.len(), 2);
+    assert!(view.nodes.iter().all(|n| n.live && n.partitions == 2));
+    assert_eq!(view.partitions.len(), 4);
+    // A clean stop gives everything back.
+    b.release(&node("B")).unwrap();
+    assert_eq!(a.leases(&node("A")).unwrap().len(), 4);
+}
+
+#[test]
+fn a_taken_over_partition_refuses_the_old_owners_chunk() {
+    let Some(db) = common::db() else { return };
+    let a = db.connect(opts());
+    let b = db.connect(opts());
+    a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
+        .unwrap();
+    let part = escalier_store::partition_of("T1", 4);
+    let held_a = a.leases(&node("A")).unwrap();
+    let lease_a = held_a
+        .iter()
+        .find(|h| h.lease.partition == part)
+        .unwrap()
+        .lease;
+    // While A holds the lease, its chunk commits.
+    a.commit_chunk(&chunk(&a, lease_a, "T1", 1)).unwrap();
+    assert_eq!(db.query_i64("SELECT count(*) FROM derived"), 1);
+
+    a.append_group(now(), &[&batch(vec![created("e2", "T1b")])])
+        .unwrap();
+    let seq2 = a.seq_of("e2").unwrap().unwrap();
+    let part2 = escalier_store::partition_of("T1b", 4);
+    let lease_a2 = held_a
+        .iter()
+        .find(|h| h.lease.partition == part2)
+        .unwrap()
+        .lease;
+
+    kill(&db, "A");
+    // Expired, not yet taken over: refused already.
+    assert!(matches!(
+        a.commit_chunk(&chunk(&a, lease_a2, "T1b", seq2)),
+        Err(StoreError::LeaseLost { partition }) if partition == part2
+    ));
+    let held_b = b.leases(&node("B")).unwrap();
+    assert_eq!(held_b.len(), 4, "B takes every expired partition");
+    let lease_b2 = held_b
+        .iter()
+        .find(|h| h.lease.partition == part2)
+        .unwrap()
+        .lease;
+    assert!(lease_b2.epoch > lease_a2.epoch);
+    assert_eq!(
+        held_b
+            .iter()
+            .find(|h| h.lease.partition == part)
+            .unwrap()
+            .cursor,
+        1,
+        "the cursor A committed carries over"
+    );
+
+    // A comes back (heartbeat, say) and tries its stale chunk: refused,
+    // nothing written.
+    let before = (
+        db.query_i64("SELECT count(*) FROM derived"),
+        db.query_i64("SELECT count(*) FROM tickets"),
+        db.query_i64("SELECT count(*) FROM clocks"),
+    );
+    assert!(matches!(
+        a.commit_chunk(&chunk(&a, lease_a2, "T1b", seq2)),
+        Err(StoreError::LeaseLost { .. })
+    ));
+    let after = (
+        db.query_i64("SELECT count(*) FROM derived"),
+        db.query_i64("SELECT count(*) FROM tickets"),
+        db.query_i64("SELECT count(*) FROM clocks"),
+    );
+    assert_eq!(before, after);
+    assert_eq!(
+        db.query_i64(&format!("SELECT cursor FROM partitions WHERE id = {part2}")),
+        0
+    );
+    // Even after A renews: its old epoch is gone.
+    let _ = a.leases(&node("A")).unwrap();
+    assert!(matches!(
+        a.commit_chunk(&chunk(&a, lease_a2, "T1b", seq2)),
+        Err(StoreError::LeaseLost { .. })
+    ));
+
+    // B, the new owner, commits it: rows, ticket, clock, cursor.
+    b.commit_chunk(&chunk(&b, lease_b2, "T1b", seq2)).unwrap();
+    assert_eq!(db.query_i64("SELECT count(*) FROM derived"), 2);
+    assert_eq!(
+        db.query_i64(&format!("SELECT cursor FROM partitions WHERE id = {part2}")),
+        i64::try_from(seq2).unwrap()
+    );
+    let loaded = b.load_tickets(&["T1b", "nope"]).unwrap();
+    assert!(loaded["T1b"].ticket.is_some());
+    assert_eq!(
+        loaded["T1b"].indexed.rows,
+        vec![(1_000 + seq2, "first_response".to_owned())]
+    );
+    assert!(loaded["nope"].ticket.is_none());
+    let (due, next) = b.due_clocks(Some(&[part2]), 1_000 + seq2, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(next, None);
+    assert_eq!(b.due_between(0, u64::MAX >> 2).unwrap().len(), 2);
+    assert_eq!(b.stale_tickets("books-2", None).unwrap().len(), 2);
+    assert!(b.stale_tickets("books-1", None).unwrap().is_empty());
+}

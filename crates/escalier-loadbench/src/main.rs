@@ -305,7 +305,7 @@ async fn lag_after(shared: &Shared) -> Lag {
     let mut per_node = Vec::new();
     let mut goal = Vec::new();
     for t in &shared.targets {
-        let (committed, processed) = health(t).await.unwrap_or((0, 0));
+        let (committed, processed) = health(shared, t).await.unwrap_or((0, 0));
         per_node.push(committed.saturating_sub(processed));
         goal.push(committed);
     }
@@ -313,7 +313,7 @@ async fn lag_after(shared: &Shared) -> Lag {
     while started.elapsed() < Duration::from_secs(60) {
         let mut done = true;
         for (t, want) in shared.targets.iter().zip(&goal) {
-            match health(t).await {
+            match health(shared, t).await {
                 Ok((_, processed)) if processed >= *want => {}
                 _ => done = false,
             }
@@ -332,10 +332,13 @@ async fn lag_after(shared: &Shared) -> Lag {
 }
 
 /// `committed` and `processed` from a node's /healthz.
-async fn health(target: &Target) -> anyhow::Result<(u64, u64)> {
+/// With the token, so that polling is not counted against the limit for
+/// requests without a credential.
+async fn health(shared: &Shared, target: &Target) -> anyhow::Result<(u64, u64)> {
     let mut sender = connect(&target.addr).await?;
     let req = hyper::Request::get("/healthz")
         .header("host", &target.addr)
+        .header("authorization", format!("Bearer {}", shared.token))
         .body(Full::new(Bytes::new()))?;
     let resp = sender.send_request(req).await?;
     let body = resp.into_body().collect().await?.to_bytes();

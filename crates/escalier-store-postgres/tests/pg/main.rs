@@ -10,4 +10,7 @@ mod common;
 mod leases;
 mod log;
 mod order;
+mod outbox;
+mod reads;
 mod schema;
+mod versions;

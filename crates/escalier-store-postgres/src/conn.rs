@@ -59,8 +59,10 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// Partitions of a new database (ignored when the database exists).
     pub partitions: u32,
-    /// How long a lease lasts unless renewed, in milliseconds.
-    pub lease_ms: u64,
+    /// How long a partition lease lasts unless renewed (the database's
+    /// clock). A dead node's partitions are taken over this long after its
+    /// last renewal.
+    pub lease: Duration,
 }
 
 impl Default for PgOptions {
@@ -69,7 +71,7 @@ impl Default for PgOptions {
             password: None,
             pool_size: 8,
             partitions: 32,
-            lease_ms: 5000,
+            lease: Duration::from_secs(5),
         }
     }
 }
@@ -84,7 +86,7 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| StoreError::Backend(format!("invalid database URL {shown}: {e}")))?;
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    if !is_postgres_url(url) {
         return Err(StoreError::Backend(format!(
             "invalid database URL {shown}: expected postgres:// or postgresql://"
         )));
@@ -135,7 +137,9 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
             shown,
             secret,
             partitions: 0,
-            lease_ms: opts.lease_ms.max(1),
+            lease_ms: u64::try_from(opts.lease.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
             node: Mutex::new(None),
         }),
     };
@@ -262,6 +266,12 @@ pub(crate) fn scrub(e: StoreError, secret: Option<&str>) -> StoreError {
         },
         other => other,
     }
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or
+/// `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The URL with its password removed (userinfo and `password=` parameter):

@@ -49,7 +49,7 @@ use escalier_store::outbox::{
 };
 use escalier_store::writer::InputBatch;
 
-pub use conn::{PgOptions, SslMode};
+pub use conn::{PgOptions, SslMode, is_postgres_url, redact};
 
 /// Schema version this build reads and writes (the last migration).
 pub const SCHEMA_VERSION: u64 = migrate::LATEST;

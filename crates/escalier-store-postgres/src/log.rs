@@ -196,7 +196,7 @@ async fn append_once(
     let mut heads: HashMap<String, Option<Status>> = HashMap::with_capacity(tickets.len());
     if !tickets.is_empty() {
         tx.execute(
-            "INSERT INTO heads (ticket_id) SELECT t FROM unnest($1::text[]) AS u(t) ORDER BY t
+            "INSERT INTO heads (ticket_id) SELECT t FROM unnest($1::text[]) AS u(t) ORDER BY t COLLATE \"C\"
              ON CONFLICT (ticket_id) DO NOTHING",
             &[&tickets],
         )

@@ -1,12 +1,15 @@
 -- Escalier on PostgreSQL, schema version 1.
 --
+-- Text columns use the "C" collation: ids sort by their bytes (as in the
+-- embedded store) whatever the server's locale, and comparisons stay cheap.
+--
 -- The log: `events` (inputs, one row per seq) and `derived` (records the
 -- processor derived from an input, at (seq, idx >= 1)). Seqs are taken
 -- from the single `log_counter` row inside the ingest transaction, so they
 -- are gapless and transactions that take them commit in seq order.
 
 CREATE TABLE meta (
-    name  text PRIMARY KEY,
+    name  text COLLATE "C" PRIMARY KEY,
     value bigint NOT NULL
 );
 
@@ -19,8 +22,8 @@ INSERT INTO log_counter (id, next_seq) VALUES (1, 1);
 
 CREATE TABLE events (
     seq         bigint PRIMARY KEY,
-    event_id    text NOT NULL UNIQUE,
-    ticket_id   text NOT NULL,
+    event_id    text COLLATE "C" NOT NULL UNIQUE,
+    ticket_id   text COLLATE "C" NOT NULL,
     part        int NOT NULL,
     recorded_at timestamptz NOT NULL,
     body        bytea NOT NULL           -- the input record, JSON (codec::encode_record)
@@ -32,14 +35,14 @@ CREATE INDEX events_ticket_seq ON events (ticket_id, seq);
 -- (codec::encode_status). NULL: a row locked by an ingest transaction
 -- whose events for the ticket were all refused: no status yet.
 CREATE TABLE heads (
-    ticket_id text PRIMARY KEY,
+    ticket_id text COLLATE "C" PRIMARY KEY,
     status    smallint
 );
 
 CREATE TABLE derived (
     seq       bigint NOT NULL,
     idx       int NOT NULL,
-    ticket_id text NOT NULL,
+    ticket_id text COLLATE "C" NOT NULL,
     body      bytea NOT NULL,            -- JSON, like events.body
     PRIMARY KEY (seq, idx)
 );
@@ -49,11 +52,11 @@ CREATE INDEX derived_ticket ON derived (ticket_id, seq, idx);
 -- rows (MessagePack of escalier_store::processor::Indexed) and the books
 -- version those rows were computed with.
 CREATE TABLE tickets (
-    ticket_id     text PRIMARY KEY,
+    ticket_id     text COLLATE "C" PRIMARY KEY,
     part          int NOT NULL,
     body          bytea NOT NULL,
     clock_index   bytea,
-    clock_version text NOT NULL DEFAULT '',
+    clock_version text COLLATE "C" NOT NULL DEFAULT '',
     changed_seq   bigint NOT NULL
 );
 CREATE INDEX tickets_changed ON tickets (changed_seq);
@@ -62,8 +65,8 @@ CREATE INDEX tickets_part ON tickets (part, clock_version);
 -- The due-time index: the next due instant (ms, rounded up) of each clock.
 CREATE TABLE clocks (
     due_ms    bigint NOT NULL,
-    ticket_id text NOT NULL,
-    key       text NOT NULL,
+    ticket_id text COLLATE "C" NOT NULL,
+    key       text COLLATE "C" NOT NULL,
     part      int NOT NULL,
     PRIMARY KEY (due_ms, ticket_id, key)
 );
@@ -71,7 +74,7 @@ CREATE INDEX clocks_part_due ON clocks (part, due_ms);
 
 -- Pending side effects (entry: JSON of escalier_store::outbox::OutboxEntry).
 CREATE TABLE outbox (
-    delivery_id text PRIMARY KEY,
+    delivery_id text COLLATE "C" PRIMARY KEY,
     due_ms      bigint NOT NULL,
     part        int NOT NULL,
     entry       bytea NOT NULL
@@ -82,9 +85,9 @@ CREATE INDEX outbox_due ON outbox (due_ms, delivery_id);
 -- Every delivery's current state (row: JSON of DeliveryRow). updated_ms is
 -- row.updated_at in ms rounded up.
 CREATE TABLE deliveries (
-    delivery_id text PRIMARY KEY,
-    ticket_id   text NOT NULL,
-    state       text NOT NULL,
+    delivery_id text COLLATE "C" PRIMARY KEY,
+    ticket_id   text COLLATE "C" NOT NULL,
+    state       text COLLATE "C" NOT NULL,
     updated_ms  bigint NOT NULL,
     row         bytea NOT NULL
 );
@@ -94,14 +97,14 @@ CREATE INDEX deliveries_ticket ON deliveries (ticket_id, updated_ms DESC, delive
 
 -- Policy sets and books changes.
 CREATE TABLE versions (
-    key   text PRIMARY KEY,
+    key   text COLLATE "C" PRIMARY KEY,
     value bytea NOT NULL
 );
 
 -- Nodes and partition leases. Times are the database's (now()).
 CREATE TABLE nodes (
-    id           text PRIMARY KEY,
-    addr         text NOT NULL,
+    id           text COLLATE "C" PRIMARY KEY,
+    addr         text COLLATE "C" NOT NULL,
     started_at   timestamptz NOT NULL,
     heartbeat_at timestamptz NOT NULL
 );
@@ -109,7 +112,7 @@ CREATE TABLE nodes (
 -- cursor: the last input seq of the partition that has been processed.
 CREATE TABLE partitions (
     id         int PRIMARY KEY,
-    owner      text,
+    owner      text COLLATE "C",
     epoch      bigint NOT NULL DEFAULT 0,
     expires_at timestamptz,
     cursor     bigint NOT NULL DEFAULT 0

@@ -18,7 +18,7 @@ fn node(id: &str) -> Node {
 fn opts() -> PgOptions {
     PgOptions {
         partitions: 4,
-        lease_ms: 60_000,
+        lease: std::time::Duration::from_secs(60),
         ..PgOptions::default()
     }
 }

@@ -293,3 +293,61 @@ fn deliveries_list_newest_first_by_state_and_ticket() {
     let (page, next) = pg.deliveries(None, None, 0, None).unwrap();
     assert!(page.is_empty() && next.is_none());
 }
+
+#[test]
+fn two_nodes_settling_the_same_entries_in_opposite_orders_both_commit() {
+    let Some(db) = common::db() else { return };
+    let opts = || PgOptions {
+        partitions: PARTITIONS,
+        ..PgOptions::default()
+    };
+    let nodes = [db.connect(opts()), db.connect(opts())];
+    const N: usize = 12;
+    const ROUNDS: u32 = 15;
+    let entries: Vec<OutboxEntry> = (0..N)
+        .map(|i| enqueue(&nodes[0], &format!("e{i:02}"), "T-1", 1_000))
+        .collect();
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|s| {
+        for (n, pg) in nodes.iter().enumerate() {
+            let (entries, barrier) = (&entries, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for round in 1..=ROUNDS {
+                    let mut batch: Vec<Settled> = entries
+                        .iter()
+                        .map(|e| {
+                            let mut e = e.clone();
+                            e.attempts = round;
+                            Settled {
+                                key: OutboxKey {
+                                    due_ms: 1_000,
+                                    id: e.request.delivery_id().to_owned(),
+                                },
+                                entry: e,
+                                // Both put each entry back at the same key.
+                                retry_at: Some(at(1_000)),
+                                state: DeliveryState::Retrying,
+                                status: Some(503),
+                                reason: Some(format!("node {n}")),
+                                at: at(2_000 + i64::from(round)),
+                            }
+                        })
+                        .collect();
+                    if n == 1 {
+                        batch.reverse();
+                    }
+                    pg.outbox_settle(&batch).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(nodes[0].outbox_len().unwrap(), N as u64);
+    for e in &entries {
+        let row = nodes[1].delivery(e.request.delivery_id()).unwrap().unwrap();
+        assert_eq!(row.state, DeliveryState::Retrying);
+        assert_eq!(row.attempts, ROUNDS);
+        assert_eq!(row.updated_at, at(2_000 + i64::from(ROUNDS)));
+    }
+    assert_eq!(nodes[0].verify_extra().unwrap(), Vec::<String>::new());
+}

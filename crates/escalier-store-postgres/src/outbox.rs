@@ -7,6 +7,9 @@
 //! up) beside the JSON row, indexed for the list API as redb's
 //! `delivery_index` buckets are: all, by state, by ticket, newest first.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use escalier_store::StoreError;
 use escalier_store::outbox::{
     DeliveryCursor, DeliveryRow, DeliveryState, OutboxEntry, OutboxKey, Settled,
@@ -69,6 +72,133 @@ pub(crate) async fn put_entry(
          ON CONFLICT (delivery_id) DO UPDATE SET due_ms = EXCLUDED.due_ms, \
            part = EXCLUDED.part, entry = EXCLUDED.entry",
         &[&entry.request.delivery_id(), &to_i64(due_ms), &part, &bytes],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
+
+/// Apply `results` in order to the outbox entries and delivery rows they
+/// name, inside `tx`.
+async fn settle(
+    tx: &Transaction<'_>,
+    partitions: u32,
+    results: &[Settled],
+) -> Result<(), StoreError> {
+    let mut ids: Vec<&str> = results
+        .iter()
+        .flat_map(|s| [s.key.id.as_str(), s.entry.request.delivery_id()])
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows: HashMap<String, Option<DeliveryRow>> = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT delivery_id, row FROM deliveries WHERE delivery_id = ANY($1) \
+             ORDER BY delivery_id FOR UPDATE",
+            &[&ids],
+        )
+        .await
+        .pg()?
+    {
+        let id: String = r.try_get(0).pg()?;
+        let row = decode_row(r.try_get::<_, &[u8]>(1).pg()?)?;
+        rows.insert(id, Some(row));
+    }
+    // Where each entry is now (its due ms), and whether this settle moved it.
+    let mut queued: HashMap<String, Option<u64>> = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT delivery_id, due_ms FROM outbox WHERE delivery_id = ANY($1) \
+             ORDER BY delivery_id FOR UPDATE",
+            &[&ids],
+        )
+        .await
+        .pg()?
+    {
+        queued.insert(r.try_get(0).pg()?, Some(to_u64(r.try_get(1).pg()?)));
+    }
+    let mut moved: HashMap<&str, Option<(u64, &OutboxEntry)>> = HashMap::new();
+    let mut changed: Vec<&str> = Vec::new();
+    for s in results {
+        // Remove the entry at its key (nothing if it is not there, as redb)...
+        let id = s.key.id.as_str();
+        let at = queued.entry(id.to_owned()).or_insert(None);
+        if *at == Some(s.key.due_ms) {
+            *at = None;
+            moved.insert(id, None);
+        }
+        // ... and queue it again at its next try.
+        if let Some(retry) = s.retry_at {
+            let due = ms_up(retry);
+            let id = s.entry.request.delivery_id();
+            queued.insert(id.to_owned(), Some(due));
+            moved.insert(id, Some((due, &s.entry)));
+        }
+        let id = s.entry.request.delivery_id();
+        let slot = rows.entry(id.to_owned()).or_insert(None);
+        // Entries queued before the table existed have no row yet.
+        let mut row = slot
+            .take()
+            .unwrap_or_else(|| DeliveryRow::requested(&s.entry, s.at));
+        row.state = s.state;
+        row.attempts = s.entry.attempts;
+        row.next_at = s.retry_at;
+        row.status = s.status;
+        row.reason = s.reason.clone();
+        row.updated_at = s.at.max(row.updated_at);
+        *slot = Some(row);
+        changed.push(id);
+    }
+    let gone: Vec<&str> = moved
+        .iter()
+        .filter(|(_, m)| m.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    if !gone.is_empty() {
+        tx.execute("DELETE FROM outbox WHERE delivery_id = ANY($1)", &[&gone])
+            .await
+            .pg()?;
+    }
+    let (mut o_id, mut o_due, mut o_part, mut o_entry) = (vec![], vec![], vec![], vec![]);
+    for (id, m) in &moved {
+        if let Some((due, entry)) = m {
+            o_id.push(*id);
+            o_due.push(to_i64(*due));
+            o_part.push(part_of(&entry.ticket_id, partitions));
+            o_entry.push(serde_json::to_vec(entry).unwrap_or_default());
+        }
+    }
+    if !o_id.is_empty() {
+        tx.execute(
+            "INSERT INTO outbox (delivery_id, due_ms, part, entry) \
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::bytea[]) \
+             ON CONFLICT (delivery_id) DO UPDATE SET due_ms = EXCLUDED.due_ms, \
+               part = EXCLUDED.part, entry = EXCLUDED.entry",
+            &[&o_id, &o_due, &o_part, &o_entry],
+        )
+        .await
+        .pg()?;
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    let (mut r_id, mut r_ticket, mut r_state, mut r_ms, mut r_row) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for id in changed {
+        if let Some(Some(row)) = rows.get(id) {
+            r_id.push(id);
+            r_ticket.push(row.ticket_id.as_str());
+            r_state.push(row.state.as_str());
+            r_ms.push(to_i64(ms_up(row.updated_at)));
+            r_row.push(serde_json::to_vec(row).unwrap_or_default());
+        }
+    }
+    tx.execute(
+        "INSERT INTO deliveries (delivery_id, ticket_id, state, updated_ms, row) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[]) \
+         ON CONFLICT (delivery_id) DO UPDATE SET ticket_id = EXCLUDED.ticket_id, \
+           state = EXCLUDED.state, updated_ms = EXCLUDED.updated_ms, row = EXCLUDED.row",
+        &[&r_id, &r_ticket, &r_state, &r_ms, &r_row],
     )
     .await
     .pg()?;
@@ -187,66 +317,28 @@ impl PgBackend {
     /// updated by the same rules as redb's. Committed without waiting for
     /// the flush (`synchronous_commit = off`, this transaction only):
     /// losing it re-sends (at least once), never loses.
+    ///
+    /// A handful of statements whatever the number of results: the rows
+    /// and entries are read and locked (in id order, so two settles of the
+    /// same entries wait for each other instead of deadlocking), the
+    /// results applied to them in order in memory, and what changed
+    /// written back as arrays.
     pub(crate) fn pg_outbox_settle(&self, results: &[Settled]) -> Result<(), StoreError> {
         if results.is_empty() {
             return Ok(());
         }
-        let results = results.to_vec();
+        let results = Arc::new(results.to_vec());
         let partitions = self.inner.partitions;
         let mut tries = 0;
         loop {
-            let results = results.clone();
+            let results = Arc::clone(&results);
             let r = self.run(move |db| async move {
                 let mut c = db.client().await?;
                 let tx = c.transaction().await.pg()?;
                 tx.batch_execute("SET LOCAL synchronous_commit = off")
                     .await
                     .pg()?;
-                // Lock the rows in id order first: two settles of
-                // overlapping entries wait for each other instead of
-                // deadlocking.
-                let mut ids: Vec<&str> = results
-                    .iter()
-                    .map(|s| s.entry.request.delivery_id())
-                    .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                tx.execute(
-                    "SELECT 1 FROM deliveries WHERE delivery_id = ANY($1) \
-                     ORDER BY delivery_id FOR UPDATE",
-                    &[&ids],
-                )
-                .await
-                .pg()?;
-                for s in &results {
-                    tx.execute(
-                        "DELETE FROM outbox WHERE delivery_id = $1 AND due_ms = $2",
-                        &[&s.key.id, &to_i64(s.key.due_ms)],
-                    )
-                    .await
-                    .pg()?;
-                    if let Some(at) = s.retry_at {
-                        put_entry(&tx, partitions, ms_up(at), &s.entry).await?;
-                    }
-                    let id = s.entry.request.delivery_id();
-                    let old = match tx
-                        .query_opt("SELECT row FROM deliveries WHERE delivery_id = $1", &[&id])
-                        .await
-                        .pg()?
-                    {
-                        Some(r) => Some(decode_row(r.try_get::<_, &[u8]>(0).pg()?)?),
-                        None => None,
-                    };
-                    // Entries queued before the table existed have no row yet.
-                    let mut row = old.unwrap_or_else(|| DeliveryRow::requested(&s.entry, s.at));
-                    row.state = s.state;
-                    row.attempts = s.entry.attempts;
-                    row.next_at = s.retry_at;
-                    row.status = s.status;
-                    row.reason = s.reason.clone();
-                    row.updated_at = s.at.max(row.updated_at);
-                    put_delivery(&tx, &row).await?;
-                }
+                settle(&tx, partitions, &results).await?;
                 tx.commit().await.pg()?;
                 Ok(())
             });

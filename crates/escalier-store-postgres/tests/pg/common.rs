@@ -15,10 +15,13 @@ pub struct TestDb {
 
 /// The test database, or `None` (after saying so loudly) without a server.
 pub fn db() -> Option<TestDb> {
-    let Ok(base) = std::env::var("ESCALIER_TEST_POSTGRES") else {
-        eprintln!(
-            "\n*** SKIPPED: ESCALIER_TEST_POSTGRES not set (a PostgreSQL URL, e.g. from scripts/pg) ***\n"
-        );
+    db_at("ESCALIER_TEST_POSTGRES")
+}
+
+/// A database on the server whose URL is in the environment variable `var`.
+pub fn db_at(var: &str) -> Option<TestDb> {
+    let Ok(base) = std::env::var(var) else {
+        eprintln!("\n*** SKIPPED: {var} not set (a PostgreSQL URL, e.g. from scripts/pg) ***\n");
         return None;
     };
     let name = format!("escalier_t_{:016x}", rand::random::<u64>());

@@ -13,4 +13,5 @@ mod order;
 mod outbox;
 mod reads;
 mod schema;
+mod tls;
 mod versions;

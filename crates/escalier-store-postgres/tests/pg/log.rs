@@ -170,4 +170,9 @@ fn a_database_that_went_away_is_unavailable() {
             assert_eq!(pg.seq_of("x1").unwrap(), None);
         }
     }
+    // The pool replaced the dead connection: the next calls work.
+    let out = pg
+        .append_group(now(), &[&batch(vec![created("x2", "T2")])])
+        .expect("a new connection");
+    assert_eq!(pg.seq_of("x2").unwrap(), Some(out.records[0].seq));
 }

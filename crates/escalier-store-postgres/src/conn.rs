@@ -50,8 +50,9 @@ impl SslMode {
     }
 }
 
-/// Options of [`PgBackend::connect`].
-#[derive(Debug, Clone)]
+/// Options of [`PgBackend::connect`]. Its `Debug` shows whether a
+/// password is set, never the password.
+#[derive(Clone)]
 pub struct PgOptions {
     /// Replaces the URL's password (from a secret, so it need not be in the URL).
     pub password: Option<String>,
@@ -63,6 +64,17 @@ pub struct PgOptions {
     /// clock). A dead node's partitions are taken over this long after its
     /// last renewal.
     pub lease: Duration,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("pool_size", &self.pool_size)
+            .field("partitions", &self.partitions)
+            .field("lease", &self.lease)
+            .finish()
+    }
 }
 
 impl Default for PgOptions {
@@ -437,6 +449,16 @@ mod tests {
         );
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact("host=h password=x user=u"), "host=h user=u");
+    }
+
+    #[test]
+    fn options_do_not_show_the_password() {
+        let opts = PgOptions {
+            password: Some("hunter2".into()),
+            ..PgOptions::default()
+        };
+        let text = format!("{opts:?}");
+        assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
     }
 
     #[test]

@@ -96,6 +96,13 @@ impl PgBackend {
     {
         let rt = self.rt.as_ref().ok_or(StoreError::Closed)?;
         let result = conn::block_on(rt.handle(), f(Arc::clone(&self.inner)));
+        if let Err(StoreError::Unavailable(_)) = &result {
+            // The server went away or is restarting: the idle connections
+            // (the one that failed among them, back in the pool by now)
+            // are most likely dead too, and the pool would notice only
+            // when handing them out. Drop them; the next calls connect anew.
+            self.inner.pool.retain(|_, _| false);
+        }
         result.map_err(|e| conn::scrub(e, self.inner.secret.as_deref()))
     }
 }

@@ -14,8 +14,10 @@
 //!    waited on another's ticket sees its events).
 //! 4. Staging, as the embedded writer does: per request all-or-nothing,
 //!    duplicates within the group, statuses carried across requests.
-//! 5. Seqs: `UPDATE log_counter SET next_seq = next_seq + n RETURNING`.
-//! 6. Events (one `INSERT ... SELECT FROM UNNEST`), heads, COMMIT.
+//! 5. The new lifecycle states into `heads`.
+//! 6. Seqs: `UPDATE log_counter SET next_seq = next_seq + n RETURNING`.
+//! 7. Events (one `INSERT ... SELECT FROM UNNEST`), COMMIT. Only steps 6
+//!    and 7 run under the counter's lock: two statements and the commit.
 //!
 //! # Why the counter row: commit order = seq order
 //!
@@ -266,7 +268,32 @@ async fn append_once(
         return Ok(finish(staged, 0, Vec::new()));
     }
 
-    // 5. Seqs, under the counter row's lock until COMMIT (module docs).
+    // 5. The new lifecycle states (the rows are locked since step 2),
+    // before the counter: the less happens under its lock, the better.
+    let mut changed: BTreeSet<&str> = BTreeSet::new();
+    for (batch, outcome) in batches.iter().zip(&staged) {
+        let Ok(positions) = outcome else { continue };
+        for (ev, pos) in batch.events.iter().zip(positions) {
+            if let Pos::New(_) = pos {
+                changed.insert(ev.ticket_id.as_str());
+            }
+        }
+    }
+    let (head_ids, head_status): (Vec<&str>, Vec<i16>) = changed
+        .iter()
+        .filter_map(|t| {
+            let st = heads.get(*t).copied().flatten()?;
+            Some((*t, i16::from(codec::encode_status(st))))
+        })
+        .unzip();
+    tx.execute(
+        "UPDATE heads h SET status = u.s FROM unnest($1::text[], $2::int2[]) AS u(t, s)
+          WHERE h.ticket_id = u.t",
+        &[&head_ids, &head_status],
+    )
+    .await?;
+
+    // 6. Seqs, under the counter row's lock until COMMIT (module docs).
     let row = tx
         .query_one(
             "UPDATE log_counter SET next_seq = next_seq + $1 WHERE id = 1 RETURNING next_seq",
@@ -275,7 +302,7 @@ async fn append_once(
         .await?;
     let first = to_u64(row.get(0)).saturating_sub(new_count);
 
-    // 6. Events, heads, COMMIT.
+    // 7. Events (one statement), COMMIT.
     let n = usize::try_from(new_count).unwrap_or(0);
     let mut seqs: Vec<i64> = Vec::with_capacity(n);
     let mut event_ids: Vec<&str> = Vec::with_capacity(n);
@@ -283,7 +310,6 @@ async fn append_once(
     let mut parts: Vec<i32> = Vec::with_capacity(n);
     let mut bodies: Vec<Vec<u8>> = Vec::with_capacity(n);
     let mut records: Vec<Arc<Record>> = Vec::with_capacity(n);
-    let mut changed: BTreeSet<&str> = BTreeSet::new();
     for (batch, outcome) in batches.iter().zip(&staged) {
         let Ok(positions) = outcome else { continue };
         for (ev, pos) in batch.events.iter().zip(positions) {
@@ -300,7 +326,6 @@ async fn append_once(
             ticket_ids.push(ev.ticket_id.as_str());
             parts.push(i32::try_from(partition_of(ev.ticket_id.as_str(), partitions)).unwrap_or(0));
             bodies.push(codec::encode_record(&record));
-            changed.insert(ev.ticket_id.as_str());
             records.push(Arc::new(record));
         }
     }
@@ -310,19 +335,6 @@ async fn append_once(
          SELECT s, e, t, p, to_timestamp($5::float8 / 1000.0), b
            FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $6::bytea[]) AS u(s, e, t, p, b)",
         &[&seqs, &event_ids, &ticket_ids, &parts, &recorded_ms, &bodies],
-    )
-    .await?;
-    let (head_ids, head_status): (Vec<&str>, Vec<i16>) = changed
-        .iter()
-        .filter_map(|t| {
-            let st = heads.get(*t).copied().flatten()?;
-            Some((*t, i16::from(codec::encode_status(st))))
-        })
-        .unzip();
-    tx.execute(
-        "UPDATE heads h SET status = u.s FROM unnest($1::text[], $2::int2[]) AS u(t, s)
-          WHERE h.ticket_id = u.t",
-        &[&head_ids, &head_status],
     )
     .await?;
     tx.commit().await?;

@@ -96,8 +96,9 @@ pub(crate) async fn migrate_to(
 }
 
 /// `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent twin (one
-/// of them can fail on the catalog's unique index); the loser retries and
-/// then finds the table.
+/// of them can fail on the catalog's unique index, or find the row type
+/// already there: 23505, 42P07, 42710); the loser retries and then finds
+/// the table.
 async fn create_schema_table(client: &Object) -> Result<(), StoreError> {
     let sql = "CREATE TABLE IF NOT EXISTS escalier_schema (version int NOT NULL)";
     for _ in 0..5 {
@@ -106,7 +107,9 @@ async fn create_schema_table(client: &Object) -> Result<(), StoreError> {
             Err(e)
                 if matches!(
                     e.code(),
-                    Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE
+                    Some(c) if *c == SqlState::UNIQUE_VIOLATION
+                        || *c == SqlState::DUPLICATE_TABLE
+                        || *c == SqlState::DUPLICATE_OBJECT
                 ) => {}
             Err(e) => return Err(crate::conn::pg_err(e)),
         }

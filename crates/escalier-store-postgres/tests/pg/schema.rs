@@ -33,22 +33,28 @@ fn a_fresh_database_is_created_and_keeps_its_partition_count() {
 
 #[test]
 fn nodes_starting_at_once_migrate_once() {
-    let Some(db) = common::db() else { return };
-    let url = db.url.clone();
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                PgBackend::connect(&url, PgOptions::default()).map(|pg| pg.partitions())
+    // Several rounds, each on a fresh database: the race is in the first
+    // statements (two nodes creating the schema table at once).
+    for _ in 0..5 {
+        let Some(db) = common::db() else { return };
+        let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let url = db.url.clone();
+                let start = std::sync::Arc::clone(&start);
+                std::thread::spawn(move || {
+                    start.wait();
+                    PgBackend::connect(&url, PgOptions::default()).map(|pg| pg.partitions())
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap().expect("every node starts"), 32);
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().expect("every node starts"), 32);
+        }
+        assert_eq!(db.query_i64("SELECT count(*) FROM escalier_schema"), 1);
+        assert_eq!(db.query_i64("SELECT count(*) FROM partitions"), 32);
+        assert_eq!(db.query_i64("SELECT count(*) FROM log_counter"), 1);
     }
-    assert_eq!(db.query_i64("SELECT count(*) FROM escalier_schema"), 1);
-    assert_eq!(db.query_i64("SELECT count(*) FROM partitions"), 32);
-    assert_eq!(db.query_i64("SELECT count(*) FROM log_counter"), 1);
 }
 
 #[test]

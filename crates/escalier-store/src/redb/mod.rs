@@ -666,6 +666,9 @@ impl Backend for RedbBackend {
             let seq = k.value();
             let rec = codec::decode_record(v.value())?;
             ids += 1;
+            if rec.seq != seq || rec.index != 0 {
+                problems.push(format!("input at {seq} claims position {}", rec.pos()));
+            }
             match dedupe.get(rec.event.id.as_str())? {
                 Some(d) if d.value() == seq => {}
                 other => problems.push(format!(

@@ -31,8 +31,10 @@ pub enum SslMode {
     Require,
     /// `verify-full`: TLS or no connection; the server's certificate must
     /// chain to a root of the Mozilla set (`webpki-roots`, as Escalier's
-    /// other clients) and name the host connected to. The mode to use
-    /// across networks you do not control.
+    /// other clients), or to a certificate of the PEM file named by the
+    /// URL's `sslrootcert` (a managed database's own CA), and name the host
+    /// connected to. The mode to use across networks you do not control.
+    /// (`sslrootcert` with any other mode is refused: only this one checks.)
     VerifyFull,
 }
 
@@ -94,7 +96,8 @@ const WORKERS: usize = 2;
 
 pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreError> {
     let shown = redact(url);
-    let (rest, sslmode) = take_sslmode(url)?;
+    let (rest, tls) = take_tls(url)?;
+    let sslmode = tls.mode;
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| StoreError::Backend(format!("invalid database URL {shown}: {e}")))?;
@@ -120,7 +123,7 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
         config.connect_timeout(Duration::from_secs(10));
     }
     config.application_name("escalier");
-    let tls = tls_connector(sslmode)?;
+    let tls = tls_connector(&tls)?;
     let manager = Manager::from_config(
         config,
         tls,
@@ -333,40 +336,89 @@ pub fn redact(url: &str) -> String {
     out
 }
 
-/// Take `sslmode` out of the URL's query (tokio-postgres knows fewer
-/// modes than libpq); default `prefer`.
-fn take_sslmode(url: &str) -> Result<(String, SslMode), StoreError> {
+/// The URL's TLS settings, which Escalier handles itself (tokio-postgres
+/// knows fewer modes than libpq).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tls {
+    mode: SslMode,
+    /// `sslrootcert`: a PEM file of the certificates `verify-full` trusts
+    /// instead of the public roots (a managed database's private CA).
+    /// `system` (as in libpq) means the public roots.
+    root_cert: Option<String>,
+}
+
+/// Take `sslmode` and `sslrootcert` out of the URL's query; default
+/// `prefer`, public roots.
+fn take_tls(url: &str) -> Result<(String, Tls), StoreError> {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), SslMode::default()));
+        return Ok((url.to_owned(), Tls::default()));
     };
-    let mut mode = SslMode::default();
+    let mut tls = Tls::default();
     let mut kept = Vec::new();
     for kv in query.split('&') {
         match kv.split_once('=') {
-            Some(("sslmode", v)) => mode = SslMode::parse(v)?,
+            Some(("sslmode", v)) => tls.mode = SslMode::parse(v)?,
+            Some(("sslrootcert", v)) => {
+                tls.root_cert = Some(percent_decode(v)).filter(|p| p != "system")
+            }
             _ => kept.push(kv),
         }
+    }
+    if tls.root_cert.is_some() && tls.mode != SslMode::VerifyFull {
+        // libpq would check the chain (verify-ca) here; Escalier checks
+        // certificates only with verify-full, and says so rather than
+        // connect unchecked.
+        return Err(StoreError::Backend(
+            "sslrootcert is used with sslmode=verify-full only".into(),
+        ));
     }
     let rest = if kept.is_empty() {
         base.to_owned()
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((rest, mode))
+    Ok((rest, tls))
+}
+
+/// `%XX` escapes of a URL query value.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn tls_connector(mode: SslMode) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+fn tls_connector(tls: &Tls) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| StoreError::Backend(format!("TLS setup: {e}")))?;
-    let config = match mode {
+    let config = match tls.mode {
         SslMode::VerifyFull => {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            let roots = match &tls.root_cert {
+                None => rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                },
+                Some(path) => root_store(path)?,
             };
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -376,6 +428,20 @@ fn tls_connector(mode: SslMode) -> Result<tokio_postgres_rustls::MakeRustlsConne
             .with_no_client_auth(),
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The certificates of a PEM file, as trust roots.
+fn root_store(path: &str) -> Result<rustls::RootCertStore, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad = |e: &dyn std::fmt::Display| StoreError::Backend(format!("sslrootcert {path}: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    Ok(roots)
 }
 
 /// libpq's `prefer`/`require`: encrypt, accept any certificate (the
@@ -462,12 +528,27 @@ mod tests {
     }
 
     #[test]
-    fn sslmode_is_taken_out() {
-        let (rest, mode) = take_sslmode("postgres://h/db?sslmode=verify-full&user=u").unwrap();
+    fn tls_settings_are_taken_out() {
+        let (rest, tls) = take_tls("postgres://h/db?sslmode=verify-full&user=u").unwrap();
         assert_eq!(rest, "postgres://h/db?user=u");
-        assert_eq!(mode, SslMode::VerifyFull);
-        assert!(take_sslmode("postgres://h/db?sslmode=verify-ca").is_err());
-        assert_eq!(take_sslmode("postgres://h/db").unwrap().1, SslMode::Prefer);
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert!(take_tls("postgres://h/db?sslmode=verify-ca").is_err());
+        assert_eq!(take_tls("postgres://h/db").unwrap().1, Tls::default());
+        let (rest, tls) =
+            take_tls("postgres://h/db?sslrootcert=%2Fetc%2Fca.pem&sslmode=verify-full").unwrap();
+        assert_eq!(rest, "postgres://h/db");
+        assert_eq!(tls.root_cert.as_deref(), Some("/etc/ca.pem"));
+        let (_, tls) = take_tls("postgres://h/db?sslmode=verify-full&sslrootcert=system").unwrap();
+        assert_eq!(tls.root_cert, None);
+        // Not silently unchecked: a root certificate with a mode that
+        // does not check is refused.
+        assert!(take_tls("postgres://h/db?sslmode=require&sslrootcert=/ca.pem").is_err());
+        let e = connect(
+            "postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            PgOptions::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]

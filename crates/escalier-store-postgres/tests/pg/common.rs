@@ -40,6 +40,19 @@ impl TestDb {
         admin(&self.url, sql.to_owned());
     }
 
+    /// One text value of a query.
+    pub fn query_text(&self, sql: &str) -> String {
+        let url = self.url.clone();
+        let sql = sql.to_owned();
+        on_thread(move || async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("admin connects");
+            tokio::spawn(conn);
+            client.query_one(&sql, &[]).await.expect("query").get(0)
+        })
+    }
+
     /// One bigint of a query.
     pub fn query_i64(&self, sql: &str) -> i64 {
         let url = self.url.clone();

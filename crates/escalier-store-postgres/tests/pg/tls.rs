@@ -60,3 +60,27 @@ fn sslmodes_do_what_they_say() {
         other => panic!("verify-full must refuse a self-signed certificate: {other:?}"),
     }
 }
+
+#[test]
+fn verify_full_trusts_the_ca_named_by_sslrootcert() {
+    let Some(db) = common::db_at(VAR) else { return };
+    // The CA that signed the server's certificate: `ca.crt` in the
+    // server's data directory (scripts/pg --tls puts it there), read
+    // through the server.
+    let pem = db.query_text("SELECT coalesce(pg_read_file('ca.crt', 0, 1000000, true), '')");
+    if pem.is_empty() {
+        eprintln!("\n*** SKIPPED: no ca.crt in the TLS server's data directory ***\n");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("escalier-ca-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let url = format!("{}&sslrootcert={}", url(&db, "verify-full"), ca.display());
+    let pg = PgBackend::connect(&url, PgOptions::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    let pg = pg.expect("verify-full with the server's CA connects");
+    pg.last_seq().unwrap();
+    let (on, off) = tls_connections(&db);
+    assert!(on >= 1 && off == 0, "{on} with TLS, {off} without");
+}

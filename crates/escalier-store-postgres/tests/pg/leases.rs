@@ -186,3 +186,49 @@ fn a_taken_over_partition_refuses_the_old_owners_chunk() {
     assert_eq!(b.stale_tickets("books-2", None).unwrap().len(), 2);
     assert!(b.stale_tickets("books-1", None).unwrap().is_empty());
 }
+
+#[test]
+fn a_lease_left_to_expire_on_the_database_clock_is_taken_over() {
+    let Some(db) = common::db() else { return };
+    let short = PgOptions {
+        partitions: 4,
+        lease: std::time::Duration::from_millis(200),
+        ..PgOptions::default()
+    };
+    let a = db.connect(short.clone());
+    let b = db.connect(short);
+    a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
+        .unwrap();
+    let part = escalier_store::partition_of("T1", 4);
+    let lease_a = a.leases(&node("A")).unwrap()[part as usize].lease;
+    // A stops renewing (as if killed). B keeps renewing until the
+    // database's clock has passed A's expiry and B holds everything; the
+    // bound only keeps a broken build from hanging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let held = loop {
+        let held = b.leases(&node("B")).unwrap();
+        if held.len() == 4 {
+            break held;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no takeover: {held:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(held.iter().all(|h| h.lease.epoch == 2), "{held:?}");
+    assert!(matches!(
+        a.commit_chunk(&chunk(&a, lease_a, "T1", 1)),
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert_eq!(db.query_i64("SELECT count(*) FROM derived"), 0);
+    let view = b.cluster().unwrap();
+    assert!(view.nodes.iter().any(|n| n.id == "A" && !n.live));
+    assert_eq!(
+        view.partitions
+            .iter()
+            .filter(|p| p.owner.as_deref() == Some("B"))
+            .count(),
+        4
+    );
+}

@@ -146,6 +146,24 @@ fn calls_work_from_inside_a_current_thread_runtime() {
     assert_eq!(seq.unwrap(), 1);
     // Dropped inside a runtime: no panic.
     rt.block_on(async move { drop(pg) });
+    // Connected, used and dropped inside a multi-threaded runtime's task
+    // (as a server opens its store).
+    let url = db.url.clone();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seq = multi
+        .block_on(async move {
+            tokio::spawn(async move {
+                let pg = escalier_store_postgres::PgBackend::connect(&url, PgOptions::default())?;
+                pg.last_seq()
+            })
+            .await
+        })
+        .expect("the task ends");
+    assert_eq!(seq.unwrap(), 1);
 }
 
 #[test]

@@ -45,7 +45,7 @@ const ON = ["ticket.created"];
 if ticket.priority == "urgent" { start_ladder("major-incident", "urgent ticket"); }
 "#;
 
-fn files() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn files() -> Vec<(&'static str, &'static str)> {
     vec![
         ("sla.toml", SLA),
         ("ladders.toml", LADDERS),
@@ -57,7 +57,7 @@ fn files() -> Vec<(&'static str, &'static str)> {
 /// Friday 2026-03-06 16:55 in Paris (CET, UTC+1).
 const FRIDAY_1655: &str = "2026-03-06T15:55:00Z";
 
-fn created_at(event_id: &str, ticket: &str, at: &str, priority: &str) -> String {
+pub(crate) fn created_at(event_id: &str, ticket: &str, at: &str, priority: &str) -> String {
     format!(
         r#"{{"id":"{event_id}","type":"ticket.created","ticket_id":"{ticket}","occurred_at":"{at}",
             "data":{{"subject":"Export fails","requester":{{"id":"c1"}},"channel":"email","priority":"{priority}"}}}}"#

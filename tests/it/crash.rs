@@ -77,12 +77,25 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    kills(1, rounds);
+}
+
+/// `rounds` times: clients send to every one of `nodes` nodes (on one
+/// PostgreSQL store when there are several), one node is killed with
+/// SIGKILL at a random moment and started again; the others carry on and
+/// take over its partitions once its leases expire. Then the checks above.
+pub fn kills(nodes: usize, rounds: usize) {
     // Every ticket.created notifies through notify-http and the outbox, to
     // a receiver that stays up while the server is killed around it.
     let rx = Receiver::start();
     let conf = tempfile::tempdir().unwrap();
     let config = conf.path().join("escalier.toml");
-    std::fs::write(&config, "[plugins]\nallow_private = [\"127.0.0.0/8\"]\n").unwrap();
+    // A short lease: a killed node's partitions move within a second.
+    std::fs::write(
+        &config,
+        "[plugins]\nallow_private = [\"127.0.0.0/8\"]\n[cluster]\nlease = \"1s\"\n",
+    )
+    .unwrap();
     let manifest = notify_manifest(&rx.url);
     let mut s = Server::start_with_plugins(
         &[
@@ -93,24 +106,39 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
         &["--config", config.to_str().unwrap()],
     );
     s.set_env(&[("ESCALIER_SECRET_NOTIFY_SIGNING_SECRET", NOTIFY_SECRET)]);
+    if nodes > 1 {
+        s.move_to_postgres();
+    }
     s.restart();
+    let mut others: Vec<Server> = (1..nodes).map(|_| s.another_node()).collect();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
+        let bases: Vec<String> = std::iter::once(&s)
+            .chain(others.iter())
+            .map(|n| n.base.clone())
+            .collect();
         let clients: Vec<_> = (0..6)
             .map(|c| {
-                let (base, stop, ledger) = (s.base.clone(), stop.clone(), ledger.clone());
+                let base = bases[c % bases.len()].clone();
+                let (stop, ledger) = (stop.clone(), ledger.clone());
                 std::thread::spawn(move || client(base, c, round, stop, ledger))
             })
             .collect();
-        // Kill at a random moment while requests are in flight.
+        // Kill one node at a random moment while requests are in flight.
         std::thread::sleep(Duration::from_millis(20 + rand::random::<u64>() % 200));
-        s.stop(true);
+        let victim = round % nodes;
+        let node = if victim == 0 {
+            &mut s
+        } else {
+            &mut others[victim - 1]
+        };
+        node.stop(true);
         stop.store(true, Ordering::Relaxed);
         for c in clients {
             c.join().unwrap();
         }
-        s.kill_and_restart();
+        node.kill_and_restart();
     }
 
     // Let the processor catch up, then read the whole log through the API.
@@ -213,13 +241,16 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
     let got = delivered();
     let redelivered = got.values().filter(|n| **n > 1).count();
     eprintln!(
-        "crash test: {rounds} kills, {} acknowledged, {} stored, lost 0, duplicated 0; \
+        "crash test: {nodes} node(s), {rounds} kills, {} acknowledged, {} stored, lost 0, duplicated 0; \
          {} side effects, all delivered ({redelivered} more than once)",
         ledger.acked.len(),
         inputs.len(),
         deliveries.len(),
     );
 
+    for n in &mut others {
+        n.stop(false);
+    }
     s.stop(false);
     let out = s.cli(&["verify"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -10,6 +10,7 @@ mod auth;
 mod backtest;
 mod cli;
 mod clocks;
+mod cluster;
 mod console;
 mod crash;
 mod examples;

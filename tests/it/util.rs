@@ -27,6 +27,104 @@ pub struct Server {
     log_level: String,
     /// Everything the server wrote to stderr (its log), across restarts.
     log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The PostgreSQL database this server stores in (see [`on_postgres`]),
+    /// dropped with the server.
+    pub pg: Option<PgDb>,
+    /// `--store` for every start: `pg`'s URL, or another node's.
+    pub store_url: Option<String>,
+    /// Policies directory, when it is another node's.
+    policies: Option<PathBuf>,
+}
+
+/// Whether a PostgreSQL server for tests is configured
+/// (`ESCALIER_TEST_POSTGRES`; scripts/test starts one). Tests of several
+/// nodes need one; without it they say so loudly and pass.
+pub fn postgres_available(test: &str) -> bool {
+    let ok = std::env::var("ESCALIER_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: set ESCALIER_TEST_POSTGRES to a PostgreSQL server's URL (scripts/test starts one)"
+        );
+    }
+    ok
+}
+
+/// Whether the suite runs on PostgreSQL: `ESCALIER_IT_STORE=postgres`,
+/// with a server at `ESCALIER_TEST_POSTGRES` (a base URL that may create
+/// databases). Each test server then gets a database of its own; by
+/// default it gets a redb file in its data directory.
+pub fn on_postgres() -> bool {
+    std::env::var("ESCALIER_IT_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh PostgreSQL database, dropped (with its connections) at the end.
+pub struct PgDb {
+    pub url: String,
+    base: String,
+    name: String,
+}
+
+impl PgDb {
+    /// A new database on the server at `ESCALIER_TEST_POSTGRES`.
+    pub fn create() -> PgDb {
+        let base = std::env::var("ESCALIER_TEST_POSTGRES")
+            .expect("ESCALIER_TEST_POSTGRES: the URL of a PostgreSQL server for tests (scripts/test starts one)");
+        let name = format!("escalier_it_{:016x}", rand::random::<u64>());
+        psql(&base, &format!("CREATE DATABASE {name}"));
+        let (head, query) = match base.split_once('?') {
+            Some((h, q)) => (h, format!("?{q}")),
+            None => (base.as_str(), String::new()),
+        };
+        // postgres://user@host:port[/dbname] → the new database's name.
+        let authority_at = head.find("://").map_or(0, |i| i + 3);
+        let prefix = match head[authority_at..].find('/') {
+            Some(i) => &head[..authority_at + i],
+            None => head,
+        };
+        PgDb {
+            url: format!("{prefix}/{name}{query}"),
+            base: base.clone(),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        // Kept for a look after a failure: `ESCALIER_IT_KEEP_DB=1`.
+        if std::env::var_os("ESCALIER_IT_KEEP_DB").is_some() {
+            eprintln!("kept database {}", self.url);
+            return;
+        }
+        psql(
+            &self.base,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Run one SQL statement with `psql` against `url`.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            url,
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("run psql (PostgreSQL's client)");
+    assert!(
+        out.status.success(),
+        "psql `{sql}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 pub struct Resp {
@@ -122,13 +220,60 @@ impl Server {
             secret: Secret::parse(SECRET).unwrap(),
             log_level: "error".to_owned(),
             log: Default::default(),
+            pg: on_postgres().then(PgDb::create),
+            store_url: None,
+            policies: None,
         };
+        s.store_url = s.pg.as_ref().map(|db| db.url.clone());
         s.spawn();
         s
     }
 
     pub fn policies_dir(&self) -> PathBuf {
-        self.dir.path().join("policies")
+        self.policies
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("policies"))
+    }
+
+    /// Move this server to a new PostgreSQL database of its own (a restart
+    /// on an empty store), if it is not on one already. For tests of
+    /// several nodes, which need PostgreSQL whatever the suite runs on.
+    pub fn move_to_postgres(&mut self) {
+        if self.store_url.is_some() {
+            return;
+        }
+        self.stop(true);
+        let db = PgDb::create();
+        self.store_url = Some(db.url.clone());
+        self.pg = Some(db);
+        let _ = std::fs::remove_dir_all(self.dir.path().join("data"));
+        self.spawn();
+    }
+
+    /// A second node on this server's store (a PostgreSQL database: both
+    /// must be on one), with the same policies, arguments and environment
+    /// and a data directory of its own. The first server must outlive it.
+    pub fn another_node(&self) -> Server {
+        let store = self
+            .store_url
+            .clone()
+            .expect("another node needs a shared (PostgreSQL) store");
+        let mut s = Server {
+            child: None,
+            args: self.args.clone(),
+            env: self.env.clone(),
+            base: String::new(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            client: self.client.clone(),
+            secret: Secret::parse(SECRET).unwrap(),
+            log_level: self.log_level.clone(),
+            log: Default::default(),
+            pg: None,
+            store_url: Some(store),
+            policies: Some(self.policies_dir()),
+        };
+        s.spawn();
+        s
     }
 
     /// Environment variables for the next (re)start (plugin secrets).
@@ -161,6 +306,7 @@ impl Server {
             .arg(self.policies_dir())
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(self.store_url.iter().flat_map(|u| ["--store", u.as_str()]))
             .args(&self.args)
             .current_dir(self.dir.path())
             .env("ESCALIER_WEBHOOK_SECRET", SECRET)
@@ -330,6 +476,7 @@ impl Server {
             .args(args)
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
+            .args(self.store_url.iter().flat_map(|u| ["--store", u.as_str()]))
             .current_dir(self.dir.path())
             .env_remove("ESCALIER_API_TOKEN")
             .output()

@@ -87,6 +87,17 @@ impl ApiError {
 
     /// Log the detail, answer a generic 503.
     pub fn storage(e: &StoreError) -> Self {
+        if let StoreError::Unavailable(_) = e {
+            // A shared database that is down or restarting: expected to
+            // come back, so a warning, and a longer delay before retrying.
+            tracing::warn!(error = %e, "the database is unavailable; answering 503");
+            let mut err = Self::unavailable(
+                "database_unavailable",
+                "the database is unavailable; nothing from this request was stored, retry later",
+            );
+            err.retry_after = Some(5);
+            return err;
+        }
         tracing::error!(error = %e, "storage failure while serving a request");
         Self::unavailable(
             "storage_unavailable",

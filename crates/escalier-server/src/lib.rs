@@ -204,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::migrate::router(&state))
         .merge(v1::stats::router(&state))
         .merge(v1::deliveries::router(&state))
+        .merge(v1::cluster::router(&state))
         .merge(v1::backtests::router(&state))
         .merge(v1::openapi::router(&state))
         .merge(ops::router(&state))

@@ -20,6 +20,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub api: ApiConfig,
     pub storage: StorageConfig,
+    pub cluster: ClusterConfig,
     pub webhook: WebhookConfig,
     pub policies: PoliciesConfig,
     pub processor: ProcessorConfig,
@@ -105,10 +106,34 @@ pub struct ApiConfig {
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     pub data_dir: PathBuf,
+    /// Empty: the embedded redb file in `data_dir`. `postgres://…`: a
+    /// PostgreSQL database (shown without its password).
+    #[serde(serialize_with = "redacted_url")]
+    pub url: String,
+    /// Name of the secret (`ESCALIER_SECRET_<NAME>` or
+    /// `<data_dir>/secrets.toml`) holding the PostgreSQL password, if the
+    /// URL does not carry it.
+    pub password_secret: String,
+    /// PostgreSQL connections per node.
+    pub pool_size: usize,
     pub cache_mb: usize,
     pub queue_capacity: usize,
     #[serde(with = "duration")]
     pub commit_gather: Duration,
+}
+
+/// Several nodes on one PostgreSQL database (see docs/deploy.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's name in `GET /v1/cluster`; empty: a random one per start.
+    pub node_id: String,
+    /// How long a node keeps its partitions without renewing them: a
+    /// stopped node's partitions move to the others after at most this.
+    #[serde(with = "duration")]
+    pub lease: Duration,
+    /// Partitions of the log, fixed when the database is created.
+    pub partitions: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,6 +185,7 @@ pub enum LogFormat {
 const ENV: &[(&str, &str)] = &[
     ("ESCALIER_LISTEN", "server.listen"),
     ("ESCALIER_DATA_DIR", "storage.data_dir"),
+    ("ESCALIER_STORE_URL", "storage.url"),
     ("ESCALIER_WEBHOOK_SECRET", "webhook.secrets"),
     ("ESCALIER_API_TOKEN", "api.token"),
     ("ESCALIER_POLICIES", "policies.dir"),
@@ -177,6 +203,11 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redacted_opt"
+    )]
+    pub store: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -216,6 +247,9 @@ impl Config {
         if let Some(d) = &overrides.data_dir {
             fig = fig.merge(("storage.data_dir", d.display().to_string()));
         }
+        if let Some(u) = &overrides.store {
+            fig = fig.merge(("storage.url", u.as_str()));
+        }
         if let Some(p) = &overrides.policies {
             fig = fig.merge(("policies.dir", p.display().to_string()));
         }
@@ -249,6 +283,18 @@ impl Config {
 
     pub fn tokens_path(&self) -> PathBuf {
         self.storage.data_dir.join(crate::secrets::TOKENS_FILE)
+    }
+}
+
+/// A store URL as it may be shown: without its password.
+fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::store::redact(url))
+}
+
+fn redacted_opt<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => redacted_url(u, s),
+        None => s.serialize_none(),
     }
 }
 

@@ -9,6 +9,7 @@ mod notify;
 mod plugin_host;
 mod reactors;
 mod secrets;
+mod store;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backtests;
+pub mod cluster;
 pub mod decisions;
 pub mod deliveries;
 pub mod events;

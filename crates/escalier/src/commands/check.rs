@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Check every policy, sla.toml, ladders.toml and notify.toml; every error
 /// as file:line:col.
@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = Config::load(args.config.config.as_deref(), &Overrides::default())?;
+    let cfg = args.config.load(Overrides::default())?;
     let dir = args.dir.unwrap_or(cfg.policies.dir);
     anyhow::ensure!(
         dir.is_dir(),

@@ -65,8 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             records
         }
-        None => remote::open_stopped(
-            &cfg.db_path(),
+        None => crate::store::open_for_tool(
+            &cfg,
             &format!(
                 "ask it instead: escalier explain --url http://{} {} (with a `read` token in --token or ESCALIER_API_TOKEN)",
                 cfg.server.listen, args.ticket

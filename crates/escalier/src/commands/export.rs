@@ -13,12 +13,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use escalier_core::Record;
 use escalier_store::import::ImportError;
-use escalier_store::{Store, StoreOptions};
 use serde_json::value::RawValue;
 
 use super::ConfigArgs;
 use super::remote::{self, Remote, RemoteArgs};
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Write the log as NDJSON, from a running server (--url) or a stopped
 /// server's data directory.
@@ -61,22 +60,12 @@ pub struct ImportArgs {
     config: ConfigArgs,
 }
 
-fn open(cfg: &Config) -> anyhow::Result<Store> {
-    let path = cfg.db_path();
-    Store::open(&path, &StoreOptions::default()).with_context(|| {
-        format!(
-            "opening {} (is a server still running on it?)",
-            path.display()
-        )
-    })
-}
-
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides.clone())?;
     if let Some(server) = Remote::from_args(&args.remote)? {
         let mut out = output(&args.out)?;
         let n = export_remote(&server, args.after, &mut out)?;
@@ -84,8 +73,8 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("exported {n} records");
         return Ok(ExitCode::SUCCESS);
     }
-    let store = remote::open_stopped(
-        &cfg.db_path(),
+    let store = crate::store::open_for_tool(
+        &cfg,
         &format!(
             "export through its API instead: escalier export --url http://{} (with a `read` token in --token or ESCALIER_API_TOKEN)",
             cfg.server.listen
@@ -166,9 +155,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         policies: args.policies.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides.clone())?;
     anyhow::ensure!(
-        !cfg.db_path().exists(),
+        crate::store::is_postgres(&cfg) || !cfg.db_path().exists(),
         "{} exists already; import creates a new data directory",
         cfg.db_path().display()
     );
@@ -202,14 +191,14 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }),
         )
     });
-    let store = open(&cfg)?;
+    let store = crate::store::open_for_import(&cfg, &cfg.db_path())?;
     let report = store.import(records, &books, fold)?;
     eprintln!(
         "imported {} inputs and {} derived records: {} tickets in {}",
         report.inputs,
         report.derived,
         report.tickets,
-        cfg.storage.data_dir.display()
+        store.location()
     );
     Ok(ExitCode::SUCCESS)
 }

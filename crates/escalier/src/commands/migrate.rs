@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Move open tickets pinned to older policy versions onto VERSION (or
 /// `latest`). With --dry-run, show per ticket what would change; without,
@@ -44,7 +44,7 @@ fn token(flag: Option<String>, env_token: Option<String>, cfg: Option<String>) -
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = Config::load(args.config.config.as_deref(), &Overrides::default())?;
+    let cfg = args.config.load(Overrides::default())?;
     let token = token(
         args.token.clone(),
         std::env::var("TOKEN").ok(),

@@ -4,7 +4,7 @@ mod check;
 mod explain;
 mod export;
 mod migrate;
-mod remote;
+pub(crate) mod remote;
 mod replay;
 mod send;
 mod serve;
@@ -17,6 +17,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
 
 /// Escalation management for support teams: signed webhooks in, durable
 /// ticket log, Rhai escalation policies, exact clocks.
@@ -49,6 +51,20 @@ pub struct ConfigArgs {
     /// Configuration file (TOML). Default: ./escalier.toml if present; see escalier.default.toml for every key.
     #[arg(long, short = 'c', value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    /// Store URL (postgres://…); overrides storage.url. Default: the
+    /// embedded redb file in the data directory.
+    #[arg(long, value_name = "URL", global = true)]
+    store: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The configuration with `--store` applied over `overrides`.
+    pub fn load(&self, mut overrides: Overrides) -> anyhow::Result<Config> {
+        if self.store.is_some() {
+            overrides.store = self.store.clone();
+        }
+        Config::load(self.config.as_deref(), &overrides)
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -88,7 +88,7 @@ impl LogArgs {
             policies,
             ..Overrides::default()
         };
-        let cfg = Config::load(config.config.as_deref(), &overrides)?;
+        let cfg = config.load(overrides.clone())?;
         let engine = Arc::new(escalier_policy::PolicyEngine::new(
             cfg.policies.limits.clone(),
         ));
@@ -148,7 +148,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = match &args.log.log {
         Some(path) => replay::replay_ndjson(&policies, opts, path)?,
         None => {
-            let store = escalier_lab::log::open_store(&cfg.db_path())?;
+            let store = crate::store::open_for_tool(
+                &cfg,
+                "replay a copy of its log instead: escalier export --url … > log.ndjson, then escalier replay --log log.ndjson",
+            )?;
             replay::replay_store(&policies, opts, &store)?
         }
     };

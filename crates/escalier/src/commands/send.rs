@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Sign a JSON file of events (one object or an array) with the webhook
 /// secret and POST it to a running server's /v1/events. Arrays are sent in
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides.clone())?;
     let secret = super::sign::signing_secret(&cfg)?;
     let url = args
         .url

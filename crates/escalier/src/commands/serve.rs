@@ -19,8 +19,7 @@ use escalier_policy::PolicyRegistry;
 use escalier_server::auth::{Scope, TokenEntry, Tokens, generate_token, hash_token};
 use escalier_server::{AppState, HttpLimits, Timers, Verifier};
 use escalier_store::{
-    Processor, ProcessorConfig, Scheduler, SchedulerConfig, Store, StoreOptions, Writer,
-    WriterConfig,
+    Processor, ProcessorConfig, Scheduler, SchedulerConfig, Writer, WriterConfig,
 };
 
 use super::ConfigArgs;
@@ -59,8 +58,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         policies: args.policies.clone(),
         plugins: args.plugins.clone(),
+        ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides)?;
     telemetry::init_logs(&cfg.log);
     let simulated = match args.simulated_clock.as_deref() {
         None => None,
@@ -148,12 +148,21 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     }));
     notify_cache.config(&policies.current());
 
-    let store = Store::open(
-        &cfg.db_path(),
-        &StoreOptions {
-            cache_bytes: cfg.storage.cache_mb << 20,
+    let store = crate::store::open_for_serve(&cfg)?;
+    // Bound before the processor starts: the address names this node to
+    // the others (`GET /v1/cluster`). Connections wait until serving starts.
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.server.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    let node = escalier_store::backend::Node {
+        id: if cfg.cluster.node_id.is_empty() {
+            escalier_store::processor::random_node_id()
+        } else {
+            cfg.cluster.node_id.clone()
         },
-    )?;
+        addr: addr.to_string(),
+    };
     let (writer, writer_thread) = Writer::spawn(
         store.clone(),
         clock.clone(),
@@ -196,6 +205,12 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
                 max_derived: cfg.processor.max_derived,
             },
             clock: clock.clone(),
+            // Renewed well within the lease, so a live node never loses one.
+            renew: (cfg.cluster.lease / 3).clamp(
+                std::time::Duration::from_millis(50),
+                std::time::Duration::from_secs(1),
+            ),
+            node: node.clone(),
             ..ProcessorConfig::default()
         },
     );
@@ -250,10 +265,6 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         .run(outbox_stop),
     );
 
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", cfg.server.listen))?;
-    let addr: SocketAddr = listener.local_addr()?;
     let status_policies = policies.clone();
     // The policy tests (`escalier test`) of the set in force, run in the
     // background at start and whenever the set or its tests change.
@@ -357,6 +368,8 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
     let events = store.input_count()?;
     tracing::info!(
         %addr,
+        store = %store.location(),
+        node = %node.id,
         data = %cfg.storage.data_dir.display(),
         policies = %cfg.policies.dir.display(),
         events,

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides.clone())?;
     let secret = signing_secret(&cfg)?;
     let body = read_body(&args.file)?;
     let id = args.id.unwrap_or_else(delivery_id);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use escalier_lab::policy_test::{self, Runner, Summary, TestOptions};
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Run policy tests: scenarios of events and clock advances with the actions,
 /// SLA and ladder events and ticket state expected (format: docs/policies.md,
@@ -40,7 +40,7 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cfg = Config::load(args.config.config.as_deref(), &Overrides::default())?;
+    let cfg = args.config.load(Overrides::default())?;
     let path = args.path.unwrap_or_else(|| cfg.policies.dir.clone());
     anyhow::ensure!(path.exists(), "{} does not exist", path.display());
     let policies = args.policies.unwrap_or_else(|| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use escalier_server::auth::{Scope, TokenEntry, generate_token, hash_token, read_token_file};
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 use crate::secrets;
 
 /// Manage API tokens (stored as hashes in <data_dir>/api-tokens.toml; a
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
+    let cfg = args.config.load(overrides.clone())?;
     let path = cfg.tokens_path();
     match args.action {
         Action::Create { name, scopes } => {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ConfigArgs;
-use crate::config::{Config, Overrides};
+use crate::config::Overrides;
 
 /// Check a stopped server's data directory for consistency.
 ///
@@ -37,9 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         policies: args.policies.clone(),
         ..Overrides::default()
     };
-    let cfg = Config::load(args.config.config.as_deref(), &overrides)?;
-    let store = super::remote::open_stopped(
-        &cfg.db_path(),
+    let cfg = args.config.load(overrides.clone())?;
+    let store = crate::store::open_for_tool(
+        &cfg,
         "verify needs the server stopped: stop it and run verify again, or verify a copy of the data directory taken while it was stopped",
     )?;
     let report = store.verify(crate::fold::fold_fn(&cfg)?)?;

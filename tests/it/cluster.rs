@@ -371,6 +371,11 @@ fn the_database_restarting_under_load_loses_nothing_acknowledged() {
     for c in clients {
         c.join().unwrap();
     }
+    // Processing, stalled while the database was away, catches up.
+    wait_until("processing catches up", Duration::from_secs(120), || {
+        let h = s.get("/healthz").body;
+        h["processed"].as_u64() >= h["committed"].as_u64() && h["committed"].as_u64() > Some(0)
+    });
     let acked = acked.lock().unwrap();
     let stored = psql(&url, "SELECT event_id || ' ' || seq FROM events");
     let stored: HashMap<&str, u64> = stored

@@ -184,10 +184,26 @@ fn run(
         let seen = alarm.generation();
         let now = clock.now();
         let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
-        let (due, next) = due_rows(store, now_ms, cfg.batch)?;
+        // A shared database that cannot be reached (down, restarting): try
+        // again shortly; nothing is lost, the rows stay due until fired.
+        let (due, next) = match due_rows(store, now_ms, cfg.batch) {
+            Err(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "cannot read due clocks; retrying");
+                alarm.wait(seen, cfg.max_sleep);
+                continue;
+            }
+            other => other?,
+        };
         let due: Vec<Row> = due.into_iter().filter(|r| !refused.contains(r)).collect();
         if !due.is_empty() {
-            let (ticks, last_seq, newly_refused) = emit(writer, &due)?;
+            let (ticks, last_seq, newly_refused) = match emit(writer, &due) {
+                Err(e @ StoreError::Unavailable(_)) => {
+                    tracing::warn!(error = %e, "cannot store clock ticks; retrying");
+                    alarm.wait(seen, cfg.max_sleep);
+                    continue;
+                }
+                other => other?,
+            };
             emitted += ticks;
             metrics::counter!("escalier_clock_ticks_total").increment(ticks);
             let lag = now_ms.saturating_sub(due[0].0);

@@ -199,13 +199,22 @@ fn run(store: Store, clock: Arc<dyn Clock>, cfg: WriterConfig, rx: Receiver<Requ
             Err(e) => {
                 tracing::error!(error = %e, requests = group.len(), "commit failed; nothing in this batch is acknowledged");
                 metrics::counter!("escalier_commit_failures_total").increment(1);
-                let msg = e.to_string();
+                // A database that cannot be reached stays "unavailable" for
+                // every request of the group (the API answers 503
+                // database_unavailable, retry later); anything else is a
+                // failed commit.
+                let unavailable = matches!(e, StoreError::Unavailable(_));
+                let msg = match &e {
+                    StoreError::Unavailable(m) | StoreError::CommitFailed(m) => m.clone(),
+                    other => other.to_string(),
+                };
                 for req in group.drain(..) {
-                    let _ = req
-                        .reply
-                        .send(Err(AppendError::Storage(StoreError::CommitFailed(
-                            msg.clone(),
-                        ))));
+                    let err = if unavailable {
+                        StoreError::Unavailable(msg.clone())
+                    } else {
+                        StoreError::CommitFailed(msg.clone())
+                    };
+                    let _ = req.reply.send(Err(AppendError::Storage(err)));
                 }
             }
         }

@@ -282,6 +282,14 @@ impl Backend for PgBackend {
         self.pg_counts()
     }
 
+    fn tickets_changed(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<(u64, Ticket)>, u64), StoreError> {
+        self.pg_tickets_changed(after, limit)
+    }
+
     // ---- versions (versions.rs) -----------------------------------------
 
     fn put_version_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {

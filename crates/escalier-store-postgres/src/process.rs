@@ -16,6 +16,18 @@
 //! and everything the inputs produced commit together or not at all: no
 //! action is lost or produced twice when a node dies.
 //!
+//! # Changed tickets, for the other nodes' ticket index
+//!
+//! A ticket row carries `changed_seq`: the seq of the ticket's last input
+//! in the chunk that wrote it (the chunk's cursor if it had none there; for
+//! a maintenance write without a cursor, the next seq to be committed).
+//! Every such value is above the processed mark `W` (every partition done
+//! up to `W`) of any moment before that commit. So reading the tickets with
+//! `after < changed_seq <= W` together with `W` in one snapshot, then
+//! continuing from `W`, misses nothing and repeats nothing
+//! ([`escalier_store::Backend::tickets_changed`]); a change shows once the
+//! slowest partition has caught up with it.
+//!
 //! Every chunk commits synchronously (`Chunk::durable` is not needed:
 //! PostgreSQL has no cheaper commit that keeps the outbox safe), so
 //! [`escalier_store::Backend::flush`] has nothing to do.
@@ -23,14 +35,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use escalier_core::{Record, Timestamp};
+use escalier_core::{Record, Ticket, Timestamp};
 use escalier_store::backend::{Chunk, Loaded};
 use escalier_store::processor::Indexed;
 use escalier_store::{StoreError, codec, partition_of};
 
 use crate::PgBackend;
 use crate::conn::{PgResult, pg_err, retryable};
-use crate::log::to_i64;
+use crate::log::{to_i64, to_u64};
 
 /// Attempts of one chunk on a serialization failure or deadlock.
 const ATTEMPTS: usize = 4;
@@ -160,6 +172,79 @@ impl PgBackend {
         })
     }
 
+    /// Tickets changed in `(after, W]`, `W` the processed mark read in
+    /// the same statement (see the module docs).
+    pub(crate) fn pg_tickets_changed(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<(u64, Ticket)>, u64), StoreError> {
+        let limit = limit.max(1);
+        // One row more than asked, to see whether the last seq is complete.
+        let lim = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        self.run(move |db| async move {
+            let c = db.client().await?;
+            // One snapshot: the watermark and the rows below it.
+            let rows = c
+                .query(
+                    "WITH w AS (
+                       SELECT coalesce(
+                         (SELECT min(f.seq) - 1 FROM partitions p
+                            CROSS JOIN LATERAL (
+                              SELECT e.seq FROM events e
+                               WHERE e.part = p.id AND e.seq > p.cursor
+                               ORDER BY e.seq LIMIT 1) f),
+                         (SELECT next_seq - 1 FROM log_counter WHERE id = 1)) AS w)
+                     SELECT w.w, t.changed_seq, t.body
+                       FROM w LEFT JOIN LATERAL (
+                         SELECT changed_seq, ticket_id, body FROM tickets
+                          WHERE changed_seq > $1 AND changed_seq <= w.w
+                          ORDER BY changed_seq, ticket_id LIMIT $2) t ON true",
+                    &[&to_i64(after), &lim],
+                )
+                .await
+                .pg()?;
+            let mark = rows.first().map_or(after, |r| to_u64(r.get(0))).max(after);
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let (Some(seq), Some(body)) =
+                    (r.get::<_, Option<i64>>(1), r.get::<_, Option<&[u8]>>(2))
+                else {
+                    continue;
+                };
+                out.push((to_u64(seq), codec::decode_ticket(body)?));
+            }
+            if out.len() <= limit {
+                return Ok((out, mark));
+            }
+            // More than `limit` (one extra row was read): stop after the
+            // last seq whose rows are all here, or, if the first `limit`
+            // rows share one seq, take every row of that seq.
+            let last = out[limit - 1].0;
+            if out[limit].0 != last {
+                out.truncate(limit);
+                return Ok((out, last));
+            }
+            out.truncate(limit);
+            out.retain(|(s, _)| *s != last);
+            if let Some(&(upto, _)) = out.last() {
+                return Ok((out, upto));
+            }
+            let rows = c
+                .query(
+                    "SELECT body FROM tickets WHERE changed_seq = $1 ORDER BY ticket_id",
+                    &[&to_i64(last)],
+                )
+                .await
+                .pg()?;
+            let all = rows
+                .iter()
+                .map(|r| codec::decode_ticket(r.get::<_, &[u8]>(0)).map(|t| (last, t)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((all, last))
+        })
+    }
+
     pub(crate) fn pg_stale_tickets(
         &self,
         version: &str,
@@ -201,7 +286,9 @@ struct ChunkRows {
     t_id: Vec<String>,
     t_part: Vec<i32>,
     t_body: Vec<Vec<u8>>,
-    t_changed: Vec<i64>,
+    /// NULL: no input of the ticket in this chunk and no cursor (a
+    /// maintenance write): the SQL puts the next seq to be committed.
+    t_changed: Vec<Option<i64>>,
     /// Clock rows to delete: (due, ticket, key).
     c_old: (Vec<i64>, Vec<String>, Vec<String>),
     /// Clock rows to insert: (due, ticket, key, part).
@@ -238,13 +325,13 @@ impl ChunkRows {
             r.d_ticket.push(d.ticket_id.clone());
             r.d_body.push(d.bytes.clone());
         }
-        let fallback = chunk.cursor.map_or(0, |(_, upto)| upto);
+        let fallback = chunk.cursor.map(|(_, upto)| upto);
         for (id, bytes) in &chunk.tickets {
             r.t_id.push(id.clone());
             r.t_part.push(part_of(id, partitions));
             r.t_body.push(bytes.clone());
             r.t_changed
-                .push(to_i64(last.get(id.as_str()).copied().unwrap_or(fallback)));
+                .push(last.get(id.as_str()).copied().or(fallback).map(to_i64));
         }
         for (id, old, new) in &chunk.index_moves {
             let part = part_of(id, partitions);
@@ -317,7 +404,8 @@ async fn commit_once(
     if !r.t_id.is_empty() {
         tx.execute(
             "INSERT INTO tickets (ticket_id, part, body, changed_seq)
-             SELECT * FROM unnest($1::text[], $2::int4[], $3::bytea[], $4::int8[])
+             SELECT t, p, b, coalesce(c, (SELECT next_seq FROM log_counter WHERE id = 1))
+               FROM unnest($1::text[], $2::int4[], $3::bytea[], $4::int8[]) AS u(t, p, b, c)
              ON CONFLICT (ticket_id) DO UPDATE
                SET body = EXCLUDED.body, part = EXCLUDED.part, changed_seq = EXCLUDED.changed_seq",
             &[&r.t_id, &r.t_part, &r.t_body, &r.t_changed],

@@ -334,6 +334,20 @@ pub trait Backend: Send + Sync + 'static {
         self.last_seq()
     }
 
+    /// Tickets whose processing committed a change since watermark
+    /// `after` (another node's partitions included), oldest change first,
+    /// about `limit` of them, with the seq of each one's change; and the
+    /// watermark to pass next time. Nothing changed at or below a returned
+    /// watermark can appear later. For stores processed by one node, which
+    /// sees every change itself: none.
+    fn tickets_changed(
+        &self,
+        after: u64,
+        _limit: usize,
+    ) -> Result<(Vec<(u64, Ticket)>, u64), StoreError> {
+        Ok((Vec::new(), after))
+    }
+
     // ---- versions (policy sets, books changes) ----------------------
 
     /// Store `value` under `key` unless the key exists. Returns whether it was stored.

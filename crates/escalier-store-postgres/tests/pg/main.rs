@@ -7,6 +7,7 @@
 
 mod common;
 
+mod changes;
 mod leases;
 mod log;
 mod order;

@@ -304,22 +304,21 @@ pub fn redact(url: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ");
     };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match before_query.find('/') {
-        Some(i) => before_query.split_at(i),
-        None => (before_query, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
+    // The user information ends at the LAST `@`: a password typed with
+    // an unescaped `/`, `?` or `@` is still cut out (an `@` in the query
+    // makes this cut too much, never too little).
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, after)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{user}@{hosts}")
+            format!("{user}@{after}")
         }
-        None => authority.to_owned(),
+        None => rest.to_owned(),
     };
-    let mut out = format!("{scheme}://{authority}{path}");
+    let (authority, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest.as_str(), None),
+    };
+    let mut out = format!("{scheme}://{authority}");
     if let Some(q) = query {
         let kept: Vec<&str> = q
             .split('&')
@@ -514,6 +513,13 @@ mod tests {
             "postgres://u@h1,h2/db"
         );
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        // Unescaped separators in the password.
+        assert_eq!(redact("postgres://u:p/w@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres://u:p?w@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact("postgres://u:p@w:x@h/db?a=b"),
+            "postgres://u@h/db?a=b"
+        );
         assert_eq!(redact("host=h password=x user=u"), "host=h user=u");
     }
 
@@ -559,5 +565,8 @@ mod tests {
         let e = connect("postgres://u:hunter2@h:notaport/db", PgOptions::default()).unwrap_err();
         let text = e.to_string();
         assert!(!text.contains("hunter2"), "{text}");
+        let e = connect("postgres://u:hun/ter2@h/db", PgOptions::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("hun") && !text.contains("ter2"), "{text}");
     }
 }

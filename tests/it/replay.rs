@@ -22,6 +22,7 @@ fn replay(s: &Server, args: &[&str]) -> (Output, Value) {
         .arg("replay")
         .args(args)
         .args(["--format", "json", "--threads", "2"])
+        .args(s.store_url.iter().flat_map(|u| ["--store", u.as_str()]))
         .current_dir(s.dir.path())
         .env("ESCALIER_SECRET_NOTIFY_SIGNING_SECRET", NOTIFY_SECRET)
         .env(

@@ -126,7 +126,8 @@ pub struct StorageConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// This node's name in `GET /v1/cluster`; empty: a random one per start.
+    /// This node's name in `GET /v1/cluster`; empty: the one kept in
+    /// `<data_dir>/node-id` (made on first start).
     pub node_id: String,
     /// How long a node keeps its partitions without renewing them: a
     /// stopped node's partitions move to the others after at most this.

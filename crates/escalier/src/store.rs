@@ -61,6 +61,28 @@ fn open_postgres(cfg: &Config) -> anyhow::Result<Store> {
     Ok(Store::from_backend(Arc::new(backend))?)
 }
 
+/// This node's id: `cluster.node_id`, else the one kept in
+/// `<data_dir>/node-id` (made on first start). Kept, so a node that
+/// restarts (after a crash too) takes its partitions back at once instead
+/// of waiting for its old leases to expire; the store fences the old
+/// process off.
+pub fn node_id(cfg: &Config) -> anyhow::Result<String> {
+    if !cfg.cluster.node_id.is_empty() {
+        return Ok(cfg.cluster.node_id.clone());
+    }
+    let path = cfg.storage.data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let id = escalier_store::processor::random_node_id();
+    std::fs::write(&path, format!("{id}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 /// The store a server runs on.
 pub fn open_for_serve(cfg: &Config) -> anyhow::Result<Store> {
     if is_postgres(cfg) {

@@ -156,11 +156,7 @@ async fn serve(cfg: Config, simulated: Option<Arc<ManualClock>>) -> anyhow::Resu
         .with_context(|| format!("listening on {}", cfg.server.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
     let node = escalier_store::backend::Node {
-        id: if cfg.cluster.node_id.is_empty() {
-            escalier_store::processor::random_node_id()
-        } else {
-            cfg.cluster.node_id.clone()
-        },
+        id: crate::store::node_id(&cfg)?,
         addr: addr.to_string(),
     };
     let (writer, writer_thread) = Writer::spawn(

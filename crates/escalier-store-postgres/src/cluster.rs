@@ -21,6 +21,15 @@
 //!    bumping their epoch;
 //! 5. above its share (a node joined), gives back the extras.
 //!
+//! The owner is written `<node id>/<incarnation>`: the incarnation tells
+//! apart the processes that ran under one node id (the database's clock
+//! when it connected, so a later one sorts higher, and a random part). A
+//! node restarted after a crash takes its previous incarnation's
+//! partitions back at once (new epoch: the old process, should it still
+//! run, is fenced out), instead of waiting for the leases to expire; an
+//! older incarnation never takes a newer one's. The cluster view shows the
+//! node id.
+//!
 //! A partition whose owner died is taken over once its lease expires: at
 //! most the lease time (plus one renewal period) after the crash.
 
@@ -42,11 +51,13 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
 
 impl PgBackend {
     pub(crate) fn pg_leases(&self, node: &Node) -> Result<Vec<Held>, StoreError> {
+        let key = format!("{}/{}", node.id, self.inner.incarnation);
         {
             let mut n = self.inner.node.lock().unwrap_or_else(|p| p.into_inner());
-            *n = Some(node.id.clone());
+            *n = Some(key.clone());
         }
         let node = node.clone();
+        let incarnation = self.inner.incarnation.clone();
         let lease_ms = to_i64(self.inner.lease_ms);
         let partitions = i64::from(self.inner.partitions);
         self.run(move |db| async move {
@@ -64,7 +75,21 @@ impl PgBackend {
                 .execute(
                     "UPDATE partitions SET expires_at = now() + $2::int8 * interval '1 millisecond'
                       WHERE owner = $1",
-                    &[&node.id, &lease_ms],
+                    &[&key, &lease_ms],
+                )
+                .await
+                .pg()?;
+            // An earlier incarnation of this node (killed, restarted): its
+            // partitions are taken over at once, with a new epoch.
+            let adopted = tx
+                .execute(
+                    "UPDATE partitions SET owner = $1, epoch = epoch + 1,
+                            expires_at = now() + $4::int8 * interval '1 millisecond'
+                      WHERE id IN (SELECT id FROM partitions
+                                    WHERE left(owner, -33) = $2 AND right(owner, 32) < $3
+                                    ORDER BY id
+                                    FOR UPDATE SKIP LOCKED)",
+                    &[&key, &node.id, &incarnation, &lease_ms],
                 )
                 .await
                 .pg()?;
@@ -79,7 +104,7 @@ impl PgBackend {
                 .get(0);
             let live = live.max(1);
             let share = (partitions + live - 1) / live;
-            let owned = i64::try_from(renewed).unwrap_or(i64::MAX);
+            let owned = i64::try_from(renewed + adopted).unwrap_or(i64::MAX);
             if owned < share {
                 tx.execute(
                     "UPDATE partitions SET owner = $1, epoch = epoch + 1,
@@ -88,7 +113,7 @@ impl PgBackend {
                                     WHERE owner IS NULL OR expires_at IS NULL OR expires_at <= now()
                                     ORDER BY id LIMIT $3
                                     FOR UPDATE SKIP LOCKED)",
-                    &[&node.id, &lease_ms, &(share - owned)],
+                    &[&key, &lease_ms, &(share - owned)],
                 )
                 .await
                 .pg()?;
@@ -98,7 +123,7 @@ impl PgBackend {
                     "UPDATE partitions SET owner = NULL, expires_at = NULL
                       WHERE id IN (SELECT id FROM partitions WHERE owner = $1
                                     ORDER BY id DESC LIMIT $2)",
-                    &[&node.id, &(owned - share)],
+                    &[&key, &(owned - share)],
                 )
                 .await
                 .pg()?;
@@ -106,7 +131,7 @@ impl PgBackend {
             tx.execute(
                 &format!(
                     "DELETE FROM nodes n WHERE heartbeat_at < now() - interval '{FORGET_AFTER}'
-                       AND NOT EXISTS (SELECT 1 FROM partitions p WHERE p.owner = n.id)"
+                       AND NOT EXISTS (SELECT 1 FROM partitions p WHERE left(p.owner, -33) = n.id)"
                 ),
                 &[],
             )
@@ -115,7 +140,7 @@ impl PgBackend {
             let rows = tx
                 .query(
                     "SELECT id, epoch, cursor FROM partitions WHERE owner = $1 ORDER BY id",
-                    &[&node.id],
+                    &[&key],
                 )
                 .await
                 .pg()?;
@@ -135,18 +160,24 @@ impl PgBackend {
 
     pub(crate) fn pg_release(&self, node: &Node) -> Result<(), StoreError> {
         let id = node.id.clone();
+        let key = format!("{}/{}", node.id, self.inner.incarnation);
         self.run(move |db| async move {
             let mut client = db.client().await?;
             let tx = client.transaction().await.pg()?;
             tx.execute(
                 "UPDATE partitions SET owner = NULL, expires_at = NULL WHERE owner = $1",
+                &[&key],
+            )
+            .await
+            .pg()?;
+            // Unless another incarnation of the node still holds partitions.
+            tx.execute(
+                "DELETE FROM nodes WHERE id = $1
+                   AND NOT EXISTS (SELECT 1 FROM partitions WHERE left(owner, -33) = $1)",
                 &[&id],
             )
             .await
             .pg()?;
-            tx.execute("DELETE FROM nodes WHERE id = $1", &[&id])
-                .await
-                .pg()?;
             tx.commit().await.pg()
         })
     }
@@ -163,7 +194,7 @@ impl PgBackend {
                             (extract(epoch FROM n.heartbeat_at) * 1000)::int8,
                             n.heartbeat_at > now() - $1::int8 * interval '1 millisecond',
                             (SELECT count(*) FROM partitions p
-                              WHERE p.owner = n.id AND p.expires_at > now())
+                              WHERE left(p.owner, -33) = n.id AND p.expires_at > now())
                        FROM nodes n ORDER BY n.id",
                     &[&ms],
                 )
@@ -171,7 +202,7 @@ impl PgBackend {
                 .pg()?;
             let parts = c
                 .query(
-                    "SELECT p.id, p.owner, p.epoch,
+                    "SELECT p.id, left(p.owner, -33), p.epoch,
                             (extract(epoch FROM p.expires_at) * 1000)::int8, p.cursor,
                             (SELECT count(*) FROM events e WHERE e.part = p.id AND e.seq > p.cursor)
                        FROM partitions p ORDER BY p.id",

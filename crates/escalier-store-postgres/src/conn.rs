@@ -155,16 +155,33 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
             lease_ms: u64::try_from(opts.lease.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1),
+            incarnation: String::new(),
             node: Mutex::new(None),
         }),
     };
     let wanted = opts.partitions.max(1);
-    let partitions = backend.run(move |db| async move {
+    let (partitions, micros) = backend.run(move |db| async move {
         let mut client = db.client().await?;
-        crate::migrate::migrate(&mut client, wanted).await
+        let partitions = crate::migrate::migrate(&mut client, wanted).await?;
+        let row = client
+            .query_one(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8",
+                &[],
+            )
+            .await
+            .pg()?;
+        Ok((partitions, row.get::<_, i64>(0)))
     })?;
+    let random = {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new()
+            .hash_one((std::process::id(), std::time::SystemTime::now()))
+    };
     match Arc::get_mut(&mut backend.inner) {
-        Some(inner) => inner.partitions = partitions,
+        Some(inner) => {
+            inner.partitions = partitions;
+            inner.incarnation = format!("{:016x}{random:016x}", micros.max(0));
+        }
         None => {
             return Err(StoreError::Backend(
                 "database handle shared too early".into(),

@@ -71,8 +71,12 @@ pub(crate) struct Inner {
     pub(crate) secret: Option<String>,
     pub(crate) partitions: u32,
     pub(crate) lease_ms: u64,
-    /// The node id last seen by [`Backend::leases`]: the owner the chunk
-    /// commits are fenced with.
+    /// This instance among the processes that ever ran with one node id:
+    /// the database's clock when it connected (µs, fixed-width hex, so
+    /// later sorts higher) and a random part. See [`cluster`].
+    pub(crate) incarnation: String,
+    /// The owner key (`<node id>/<incarnation>`) of the node last seen by
+    /// [`Backend::leases`]: what the chunk commits are fenced with.
     pub(crate) node: Mutex<Option<String>>,
 }
 

@@ -27,7 +27,7 @@ fn opts() -> PgOptions {
 /// clock moved past them, without the test waiting for it.
 fn kill(db: &TestDb, id: &str) {
     db.sql(&format!(
-        "UPDATE partitions SET expires_at = now() - interval '1 second' WHERE owner = '{id}';
+        "UPDATE partitions SET expires_at = now() - interval '1 second' WHERE left(owner, -33) = '{id}';
          UPDATE nodes SET heartbeat_at = now() - interval '1 hour' WHERE id = '{id}'"
     ));
 }
@@ -230,5 +230,49 @@ fn a_lease_left_to_expire_on_the_database_clock_is_taken_over() {
             .filter(|p| p.owner.as_deref() == Some("B"))
             .count(),
         4
+    );
+}
+
+#[test]
+fn a_restarted_node_takes_its_partitions_back_at_once() {
+    let Some(db) = common::db() else { return };
+    let first = db.connect(opts());
+    first
+        .append_group(now(), &[&batch(vec![created("e1", "T1")])])
+        .unwrap();
+    let part = escalier_store::partition_of("T1", 4);
+    let held = first.leases(&node("A")).unwrap();
+    assert_eq!(held.len(), 4);
+    let old = held[part as usize].lease;
+
+    // The same node id again (restarted after kill -9; the old process may
+    // even still run): its partitions now, not after the 60 s lease.
+    let second = db.connect(opts());
+    let held = second.leases(&node("A")).unwrap();
+    assert_eq!(held.len(), 4, "{held:?}");
+    assert!(held.iter().all(|h| h.lease.epoch == 2), "{held:?}");
+    let new = held[part as usize].lease;
+
+    // The old incarnation is fenced and does not take them back.
+    assert!(matches!(
+        first.commit_chunk(&chunk(&first, old, "T1", 1)),
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert_eq!(db.query_i64("SELECT count(*) FROM derived"), 0);
+    assert!(first.leases(&node("A")).unwrap().is_empty());
+    let again = second.leases(&node("A")).unwrap();
+    assert!(again.iter().all(|h| h.lease.epoch == 2), "{again:?}");
+    second.commit_chunk(&chunk(&second, new, "T1", 1)).unwrap();
+
+    // One node in the view, owning everything; the old one's clean stop
+    // does not remove it.
+    first.release(&node("A")).unwrap();
+    let view = second.cluster().unwrap();
+    assert_eq!(view.nodes.len(), 1);
+    assert_eq!(view.nodes[0].partitions, 4);
+    assert!(
+        view.partitions
+            .iter()
+            .all(|p| p.owner.as_deref() == Some("A"))
     );
 }

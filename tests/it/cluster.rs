@@ -106,6 +106,19 @@ fn two_nodes_share_the_partitions_and_either_answers_for_any_ticket() {
         );
     }
 
+    // Each node's in-memory ticket index (the console's queue, the
+    // statistics) holds every ticket, the other node's partitions too.
+    for node in [&a, &b] {
+        wait_until(
+            "both indexes hold every ticket",
+            Duration::from_secs(60),
+            || {
+                let r = node.get("/v1/stats?from=2026-01-01T00:00:00Z&to=2028-01-01T00:00:00Z");
+                r.status == 200 && r.body["tickets"] == 40
+            },
+        );
+    }
+
     // The second node leaves cleanly (SIGTERM): it gives its partitions
     // back and the first takes them.
     b.stop(false);

@@ -166,6 +166,16 @@ impl Store {
         &self.progress
     }
 
+    /// The last committed seq, asking the database when other nodes write
+    /// to it too (this node's watermark follows theirs only by polling).
+    pub fn committed_now(&self) -> Result<u64, StoreError> {
+        if self.backend.partitions() > 1 {
+            let last = self.backend.last_seq()?;
+            self.progress.set_committed(last);
+        }
+        Ok(self.progress.committed())
+    }
+
     /// Rung when the processor adds outbox entries.
     pub fn outbox_bell(&self) -> &Arc<tokio::sync::Notify> {
         &self.outbox_bell

@@ -10,7 +10,13 @@
 //! never waits for the index: when a reader holds it, the summaries wait
 //! in a queue that the next writer or reader applies, in commit order.
 //! Updates from commits the snapshot already holds are skipped (each
-//! carries the processed seq of its commit).
+//! carries the processed seq of its commit), and so is an update older
+//! than the one a ticket already has.
+//!
+//! With several nodes on one database ([`crate::Backend::tickets_changed`]
+//! answers), this node's processor sees only the partitions it holds: a
+//! thread reads the tickets the other nodes changed every half second and
+//! applies them the same way, so every node's index holds every ticket.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +101,8 @@ impl Summary {
 #[derive(Default)]
 pub struct Slots {
     slots: Vec<Summary>,
+    /// The seq of the commit each slot's summary comes from.
+    at: Vec<u64>,
     by_id: HashMap<Box<str>, u32>,
     /// Channel, team and SLA names, shared between summaries.
     names: HashSet<Arc<str>>,
@@ -120,7 +128,14 @@ impl Slots {
         }
     }
 
-    fn put(&mut self, mut s: Summary) {
+    fn put(&mut self, mut s: Summary, seq: u64) {
+        // An older state of the ticket than the one held (another node's
+        // change read back after this node's own newer one) is dropped.
+        if let Some(i) = self.by_id.get(&s.id)
+            && self.at.get(*i as usize).is_some_and(|held| *held > seq)
+        {
+            return;
+        }
         Self::intern(&mut self.names, &mut s.facts.channel);
         if let Some(t) = s.facts.team.as_mut() {
             Self::intern(&mut self.names, t);
@@ -129,11 +144,15 @@ impl Slots {
             Self::intern(&mut self.names, p);
         }
         match self.by_id.get(&s.id) {
-            Some(i) => self.slots[*i as usize] = s,
+            Some(i) => {
+                self.slots[*i as usize] = s;
+                self.at[*i as usize] = seq;
+            }
             None => {
                 let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
                 self.by_id.insert(s.id.clone(), i);
                 self.slots.push(s);
+                self.at.push(seq);
             }
         }
     }
@@ -147,7 +166,7 @@ impl Slots {
                 continue;
             }
             for s in summaries {
-                self.put(s);
+                self.put(s, seq);
             }
         }
     }
@@ -157,6 +176,9 @@ impl Slots {
 #[derive(Default)]
 pub struct TicketIndex {
     slots: RwLock<Slots>,
+    /// The SLA and ladder files summaries are made with: those the
+    /// processor last used.
+    books: RwLock<Option<Arc<Books>>>,
     pending: Mutex<Vec<(u64, Vec<Summary>)>>,
     ready: AtomicBool,
 }
@@ -227,7 +249,7 @@ impl TicketIndex {
             let page = store.backend().tickets_after(last.as_deref(), 1024)?;
             let full = page.len() == 1024;
             for (id, t) in page {
-                fresh.put(Summary::of(&t, books));
+                fresh.put(Summary::of(&t, books), built_at);
                 last = Some(id);
             }
             if !full {
@@ -243,8 +265,58 @@ impl TicketIndex {
             self.ready.store(true, Ordering::Release);
         }
         tracing::info!(tickets = n, took = ?started.elapsed(), "ticket index built");
+        if let Some(ix) = store.index.get()
+            && store.backend().partitions() > 1
+        {
+            spawn_follower(store.clone(), ix.clone(), built_at);
+        }
         metrics::gauge!("escalier_ticket_index_build_seconds").set(started.elapsed().as_secs_f64());
         Ok(())
+    }
+}
+
+impl TicketIndex {
+    fn books(&self) -> Option<Arc<Books>> {
+        self.books.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_books(&self, books: &Books) {
+        let mut held = self.books.write().unwrap_or_else(|p| p.into_inner());
+        if held.as_ref().is_none_or(|b| b.version != books.version) {
+            *held = Some(Arc::new(books.clone()));
+        }
+    }
+}
+
+/// Follow the tickets other nodes change (several nodes on one database),
+/// from watermark `from` (the build's), until the store closes.
+fn spawn_follower(store: Store, index: Arc<TicketIndex>, from: u64) {
+    let spawned = std::thread::Builder::new()
+        .name("escalier-index-follow".into())
+        .spawn(move || {
+            let mut mark = from;
+            while !store.progress().is_closing() {
+                match store.backend().tickets_changed(mark, 1000) {
+                    Ok((changed, next)) => {
+                        if let Some(books) = index.books() {
+                            for (seq, t) in &changed {
+                                index.push(*seq, vec![Summary::of(t, &books)]);
+                            }
+                        }
+                        mark = next;
+                        if changed.len() >= 1000 {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the tickets other nodes changed; retrying");
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the index follower thread");
     }
 }
 
@@ -268,6 +340,7 @@ impl Store {
             })
             .clone();
         if started {
+            ix.set_books(&books);
             let store = self.clone();
             let index = ix.clone();
             let spawned = std::thread::Builder::new()
@@ -296,6 +369,7 @@ impl Store {
             })
             .clone();
         if fresh {
+            ix.set_books(books);
             ix.build(self, books)?;
         }
         Ok(ix)
@@ -309,6 +383,7 @@ impl Store {
         tickets: impl Iterator<Item = &'a Ticket>,
     ) {
         if let Some(ix) = self.index.get() {
+            ix.set_books(books);
             ix.push(seq, tickets.map(|t| Summary::of(t, books)).collect());
         }
     }

@@ -76,14 +76,18 @@ pub(crate) async fn wait(st: &AppState, q: &HashMap<String, String>) -> Result<(
         return Ok(());
     }
     if seq > st.store.progress().committed() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "wait_for_seq",
-            format!(
-                "seq {seq} has not been stored; the log ends at {}",
-                st.store.progress().committed()
-            ),
-        ));
+        // Another node may have stored it a moment ago: ask the store.
+        let store = st.store.clone();
+        let committed = tokio::task::spawn_blocking(move || store.committed_now())
+            .await
+            .map_err(|_| ApiError::unavailable("internal", "the log end could not be read"))??;
+        if seq > committed {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "wait_for_seq",
+                format!("seq {seq} has not been stored; the log ends at {committed}"),
+            ));
+        }
     }
     if st
         .store

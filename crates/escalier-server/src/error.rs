@@ -93,7 +93,7 @@ impl ApiError {
             tracing::warn!(error = %e, "the database is unavailable; answering 503");
             let mut err = Self::unavailable(
                 "database_unavailable",
-                "the database is unavailable; nothing from this request was stored, retry later",
+                "the database is unavailable; the request is not acknowledged, retry later (an event that was stored after all is then answered 200 as a duplicate)",
             );
             err.retry_after = Some(5);
             return err;

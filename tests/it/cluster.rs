@@ -322,27 +322,13 @@ fn the_database_restarting_under_load_loses_nothing_acknowledged() {
                 halt.clone(),
             );
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap();
-                let secret = escalier_server::Secret::parse(SECRET).unwrap();
+                let http = load_client(Duration::from_secs(10));
                 let mut n = 0;
                 while !halt.load(Ordering::Relaxed) {
                     n += 1;
                     let id = format!("r{c}-{n}");
                     let body = created(&id, &format!("R-{c}-{n}"), "");
-                    let msg = format!("m-{id}");
-                    let ts = jiff::Timestamp::now().as_second();
-                    let Ok(resp) = http
-                        .post(format!("{base}/v1/events"))
-                        .header("content-type", "application/json")
-                        .header("webhook-id", &msg)
-                        .header("webhook-timestamp", ts.to_string())
-                        .header("webhook-signature", secret.sign(&msg, ts, body.as_bytes()))
-                        .body(body)
-                        .send()
-                    else {
+                    let Ok(resp) = send_signed(&http, &base, &id, body) else {
                         continue;
                     };
                     let status = resp.status().as_u16();

@@ -29,11 +29,7 @@ struct Ledger {
 }
 
 fn client(base: String, c: usize, round: usize, stop: Arc<AtomicBool>, ledger: Arc<Mutex<Ledger>>) {
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let secret = escalier_server::Secret::parse(SECRET).unwrap();
+    let http = load_client(Duration::from_secs(5));
     let ticket = format!("K-{round}-{c}");
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -44,16 +40,7 @@ fn client(base: String, c: usize, round: usize, stop: Arc<AtomicBool>, ledger: A
         } else {
             comment(&id, &ticket, "customer", "still broken")
         };
-        let msg = format!("m-{id}");
-        let ts = jiff::Timestamp::now().as_second();
-        let resp = http
-            .post(format!("{base}/v1/events"))
-            .header("content-type", "application/json")
-            .header("webhook-id", &msg)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", secret.sign(&msg, ts, body.as_bytes()))
-            .body(body)
-            .send();
+        let resp = send_signed(&http, &base, &id, body);
         let Ok(resp) = resp else { return };
         let status = resp.status().as_u16();
         let Ok(json) = resp.json::<serde_json::Value>() else {

@@ -553,6 +553,34 @@ fn into_resp(r: reqwest::blocking::Response) -> Resp {
     }
 }
 
+/// A client of its own for a load thread: one connection pool per
+/// sender, as independent senders have.
+pub fn load_client(timeout: Duration) -> Client {
+    Client::builder().timeout(timeout).build().unwrap()
+}
+
+/// POST `body` to `base`'s /v1/events signed with the test secret, under
+/// the delivery id `m-<event id>` (a sender's retry of the same event
+/// keeps it). Connection errors are the caller's to judge.
+pub fn send_signed(
+    http: &Client,
+    base: &str,
+    event_id: &str,
+    body: String,
+) -> reqwest::Result<reqwest::blocking::Response> {
+    let secret = Secret::parse(SECRET).unwrap();
+    let msg = format!("m-{event_id}");
+    let ts = jiff::Timestamp::now().as_second();
+    let sig = secret.sign(&msg, ts, body.as_bytes());
+    http.post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("webhook-id", &msg)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .body(body)
+        .send()
+}
+
 pub fn encode(id: &str) -> String {
     id.replace('%', "%25")
         .replace('/', "%2F")

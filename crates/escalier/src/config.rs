@@ -108,8 +108,7 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Empty: the embedded redb file in `data_dir`. `postgres://…`: a
     /// PostgreSQL database (shown without its password).
-    #[serde(serialize_with = "redacted_url")]
-    pub url: String,
+    pub url: StoreUrl,
     /// Name of the secret (`ESCALIER_SECRET_<NAME>` or
     /// `<data_dir>/secrets.toml`) holding the PostgreSQL password, if the
     /// URL does not carry it.
@@ -204,11 +203,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "redacted_opt"
-    )]
-    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreUrl>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -287,15 +283,39 @@ impl Config {
     }
 }
 
-/// A store URL as it may be shown: without its password.
-fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::store::redact(url))
+/// A store URL. It may carry a password, so it is shown (Debug,
+/// serialized) without it.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct StoreUrl(pub String);
+
+impl StoreUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-fn redacted_opt<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match url {
-        Some(u) => redacted_url(u, s),
-        None => s.serialize_none(),
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::store::redact(&self.0))
+    }
+}
+
+impl Serialize for StoreUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::store::redact(&self.0))
+    }
+}
+
+impl std::str::FromStr for StoreUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(StoreUrl(s.to_owned()))
     }
 }
 
@@ -351,6 +371,26 @@ mod tests {
         assert_eq!(c.server.max_body_bytes, 1 << 20);
         assert_eq!(c.policies.limits, escalier_policy::PolicyLimits::default());
         assert!(c.webhook.secrets.is_empty());
+    }
+
+    #[test]
+    fn a_store_password_is_never_shown() {
+        let url = "postgres://escalier:s3cr3t-pw@db.internal:5432/escalier";
+        let o = Overrides {
+            store: Some(url.parse().unwrap()),
+            ..Overrides::default()
+        };
+        let c = Config::load(None, &o).unwrap();
+        assert_eq!(c.storage.url.as_str(), url, "the URL itself is kept");
+        for shown in [
+            format!("{c:?}"),
+            format!("{o:?}"),
+            serde_json::to_string(&c).unwrap(),
+            serde_json::to_string(&o).unwrap(),
+        ] {
+            assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+            assert!(shown.contains("db.internal"), "{shown}");
+        }
     }
 
     #[test]

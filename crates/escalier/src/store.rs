@@ -30,6 +30,18 @@ fn open_postgres(cfg: &Config) -> anyhow::Result<Store> {
         "storage.url must be a postgres:// or postgresql:// URL, or empty for the embedded store; got {}",
         redact(url)
     );
+    // A lease shorter than a few renewals (one a second at most) would
+    // move partitions between live nodes; partitions are fixed at creation.
+    anyhow::ensure!(
+        cfg.cluster.lease >= std::time::Duration::from_millis(500),
+        "cluster.lease must be at least 500ms (a node renews its leases every third of it, at most every second); got {:?}",
+        cfg.cluster.lease
+    );
+    anyhow::ensure!(
+        (1..=1024).contains(&cfg.cluster.partitions),
+        "cluster.partitions must be between 1 and 1024; got {}",
+        cfg.cluster.partitions
+    );
     let password = if cfg.storage.password_secret.is_empty() {
         None
     } else {
@@ -53,7 +65,7 @@ fn open_postgres(cfg: &Config) -> anyhow::Result<Store> {
     let opts = escalier_store_postgres::PgOptions {
         password,
         pool_size: cfg.storage.pool_size.max(1),
-        partitions: cfg.cluster.partitions.max(1),
+        partitions: cfg.cluster.partitions,
         lease: cfg.cluster.lease,
     };
     let backend = escalier_store_postgres::PgBackend::connect(url, opts)

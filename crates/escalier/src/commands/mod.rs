@@ -54,7 +54,7 @@ pub struct ConfigArgs {
     /// Store URL (postgres://…); overrides storage.url. Default: the
     /// embedded redb file in the data directory.
     #[arg(long, value_name = "URL", global = true)]
-    store: Option<String>,
+    store: Option<crate::config::StoreUrl>,
 }
 
 impl ConfigArgs {

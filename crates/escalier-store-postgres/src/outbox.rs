@@ -78,6 +78,21 @@ pub(crate) async fn put_entry(
     Ok(())
 }
 
+/// The rows of `sql` for the delivery ids `ids` (`$1`), locked in id
+/// order, by their id (column 0), each made into a value by `value`.
+async fn locked<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    ids: &[&str],
+    value: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+) -> Result<HashMap<String, T>, StoreError> {
+    let mut out = HashMap::new();
+    for r in tx.query(sql, &[&ids]).await.pg()? {
+        out.insert(r.try_get(0).pg()?, value(&r)?);
+    }
+    Ok(out)
+}
+
 /// Apply `results` in order to the outbox entries and delivery rows they
 /// name, inside `tx`.
 async fn settle(
@@ -91,33 +106,23 @@ async fn settle(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut rows: HashMap<String, Option<DeliveryRow>> = HashMap::new();
-    for r in tx
-        .query(
-            "SELECT delivery_id, row FROM deliveries WHERE delivery_id = ANY($1) \
-             ORDER BY delivery_id FOR UPDATE",
-            &[&ids],
-        )
-        .await
-        .pg()?
-    {
-        let id: String = r.try_get(0).pg()?;
-        let row = decode_row(r.try_get::<_, &[u8]>(1).pg()?)?;
-        rows.insert(id, Some(row));
-    }
+    let mut rows: HashMap<String, Option<DeliveryRow>> = locked(
+        tx,
+        "SELECT delivery_id, row FROM deliveries WHERE delivery_id = ANY($1) \
+         ORDER BY delivery_id FOR UPDATE",
+        &ids,
+        |r| Ok(Some(decode_row(r.try_get::<_, &[u8]>(1).pg()?)?)),
+    )
+    .await?;
     // Where each entry is now (its due ms), and whether this settle moved it.
-    let mut queued: HashMap<String, Option<u64>> = HashMap::new();
-    for r in tx
-        .query(
-            "SELECT delivery_id, due_ms FROM outbox WHERE delivery_id = ANY($1) \
-             ORDER BY delivery_id FOR UPDATE",
-            &[&ids],
-        )
-        .await
-        .pg()?
-    {
-        queued.insert(r.try_get(0).pg()?, Some(to_u64(r.try_get(1).pg()?)));
-    }
+    let mut queued: HashMap<String, Option<u64>> = locked(
+        tx,
+        "SELECT delivery_id, due_ms FROM outbox WHERE delivery_id = ANY($1) \
+         ORDER BY delivery_id FOR UPDATE",
+        &ids,
+        |r| Ok(Some(to_u64(r.try_get(1).pg()?))),
+    )
+    .await?;
     let mut moved: HashMap<&str, Option<(u64, &OutboxEntry)>> = HashMap::new();
     let mut changed: Vec<&str> = Vec::new();
     for s in results {

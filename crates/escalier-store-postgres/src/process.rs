@@ -289,10 +289,10 @@ struct ChunkRows {
     /// NULL: no input of the ticket in this chunk and no cursor (a
     /// maintenance write): the SQL puts the next seq to be committed.
     t_changed: Vec<Option<i64>>,
-    /// Clock rows to delete: (due, ticket, key).
-    c_old: (Vec<i64>, Vec<String>, Vec<String>),
-    /// Clock rows to insert: (due, ticket, key, part).
-    c_new: (Vec<i64>, Vec<String>, Vec<String>, Vec<i32>),
+    /// Clock rows to delete.
+    c_old: ClockRows,
+    /// Clock rows to insert.
+    c_new: ClockRows,
     /// Tickets' clock index: (ticket, encoded or NULL, version).
     i_ticket: Vec<String>,
     i_bytes: Vec<Option<Vec<u8>>>,
@@ -336,15 +336,10 @@ impl ChunkRows {
         for (id, old, new) in &chunk.index_moves {
             let part = part_of(id, partitions);
             for (ms, key) in &old.rows {
-                r.c_old.0.push(to_i64(*ms));
-                r.c_old.1.push(id.clone());
-                r.c_old.2.push(key.clone());
+                r.c_old.push(*ms, id, key, part);
             }
             for (ms, key) in &new.rows {
-                r.c_new.0.push(to_i64(*ms));
-                r.c_new.1.push(id.clone());
-                r.c_new.2.push(key.clone());
-                r.c_new.3.push(part);
+                r.c_new.push(*ms, id, key, part);
             }
             r.i_ticket.push(id.clone());
             r.i_version.push(new.version.clone());
@@ -364,6 +359,58 @@ impl ChunkRows {
             r.r_row.push(serde_json::to_vec(row).unwrap_or_default());
         }
         r
+    }
+}
+
+/// Rows of the clock index as column arrays (for the chunk commit and
+/// the import).
+#[derive(Default)]
+pub(crate) struct ClockRows {
+    due: Vec<i64>,
+    ticket: Vec<String>,
+    key: Vec<String>,
+    part: Vec<i32>,
+}
+
+impl ClockRows {
+    pub(crate) fn push(&mut self, due_ms: u64, ticket: &str, key: &str, part: i32) {
+        self.due.push(to_i64(due_ms));
+        self.ticket.push(ticket.to_owned());
+        self.key.push(key.to_owned());
+        self.part.push(part);
+    }
+
+    /// Insert them (those already there stay).
+    pub(crate) async fn insert(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+    ) -> Result<(), tokio_postgres::Error> {
+        if !self.due.is_empty() {
+            tx.execute(
+                "INSERT INTO clocks (due_ms, ticket_id, key, part)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[])
+                 ON CONFLICT DO NOTHING",
+                &[&self.due, &self.ticket, &self.key, &self.part],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Delete them (by due time, ticket and key).
+    pub(crate) async fn delete(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+    ) -> Result<(), tokio_postgres::Error> {
+        if !self.due.is_empty() {
+            tx.execute(
+                "DELETE FROM clocks c USING unnest($1::int8[], $2::text[], $3::text[]) AS u(d, t, k)
+                  WHERE c.due_ms = u.d AND c.ticket_id = u.t AND c.key = u.k",
+                &[&self.due, &self.ticket, &self.key],
+            )
+            .await?;
+        }
+        Ok(())
     }
 }
 
@@ -412,23 +459,8 @@ async fn commit_once(
         )
         .await?;
     }
-    if !r.c_old.0.is_empty() {
-        tx.execute(
-            "DELETE FROM clocks c USING unnest($1::int8[], $2::text[], $3::text[]) AS u(d, t, k)
-              WHERE c.due_ms = u.d AND c.ticket_id = u.t AND c.key = u.k",
-            &[&r.c_old.0, &r.c_old.1, &r.c_old.2],
-        )
-        .await?;
-    }
-    if !r.c_new.0.is_empty() {
-        tx.execute(
-            "INSERT INTO clocks (due_ms, ticket_id, key, part)
-             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[])
-             ON CONFLICT DO NOTHING",
-            &[&r.c_new.0, &r.c_new.1, &r.c_new.2, &r.c_new.3],
-        )
-        .await?;
-    }
+    r.c_old.delete(&tx).await?;
+    r.c_new.insert(&tx).await?;
     if !r.i_ticket.is_empty() {
         tx.execute(
             "UPDATE tickets t SET clock_index = u.b, clock_version = u.v

@@ -19,34 +19,24 @@ impl PgBackend {
         key: &str,
         value: &[u8],
     ) -> Result<bool, StoreError> {
-        let (key, value) = (key.to_owned(), value.to_vec());
-        self.run(move |db| async move {
-            let c = db.client().await?;
-            let st = c
-                .prepare_cached(
-                    "INSERT INTO versions (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .await
-                .pg()?;
-            let n = c.execute(&st, &[&key, &value]).await.pg()?;
-            Ok(n == 1)
-        })
+        let sql = "INSERT INTO versions (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO NOTHING";
+        Ok(self.write_version(sql, key, value)? == 1)
     }
 
     pub(crate) fn pg_put_version(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let sql = "INSERT INTO versions (key, value) VALUES ($1, $2) \
+                   ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+        self.write_version(sql, key, value).map(|_| ())
+    }
+
+    /// Run `sql` with `key` and `value`; the rows it wrote.
+    fn write_version(&self, sql: &'static str, key: &str, value: &[u8]) -> Result<u64, StoreError> {
         let (key, value) = (key.to_owned(), value.to_vec());
         self.run(move |db| async move {
             let c = db.client().await?;
-            let st = c
-                .prepare_cached(
-                    "INSERT INTO versions (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                )
-                .await
-                .pg()?;
-            c.execute(&st, &[&key, &value]).await.pg()?;
-            Ok(())
+            let st = c.prepare_cached(sql).await.pg()?;
+            c.execute(&st, &[&key, &value]).await.pg()
         })
     }
 

@@ -42,28 +42,12 @@ impl TestDb {
 
     /// One text value of a query.
     pub fn query_text(&self, sql: &str) -> String {
-        let url = self.url.clone();
-        let sql = sql.to_owned();
-        on_thread(move || async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("admin connects");
-            tokio::spawn(conn);
-            client.query_one(&sql, &[]).await.expect("query").get(0)
-        })
+        first(&self.url, sql)
     }
 
     /// One bigint of a query.
     pub fn query_i64(&self, sql: &str) -> i64 {
-        let url = self.url.clone();
-        let sql = sql.to_owned();
-        on_thread(move || async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("admin connects");
-            tokio::spawn(conn);
-            client.query_one(&sql, &[]).await.expect("query").get(0)
-        })
+        first(&self.url, sql)
     }
 }
 
@@ -96,12 +80,30 @@ fn with_database(base: &str, name: &str) -> String {
 fn admin(url: &str, sql: String) {
     let url = url.to_owned();
     on_thread(move || async move {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("admin connects");
-        tokio::spawn(conn);
+        let client = client(&url).await;
         client.batch_execute(&sql).await.expect("admin statement");
     });
+}
+
+/// The first column of the one row `sql` returns.
+fn first<T>(url: &str, sql: &str) -> T
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a> + Send + 'static,
+{
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    on_thread(move || async move {
+        let client = client(&url).await;
+        client.query_one(&sql, &[]).await.expect("query").get(0)
+    })
+}
+
+/// A plain connection for setup and inspection.
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("admin connects");
+    tokio::spawn(conn);
+    client
 }
 
 /// Run a future to completion on a thread of its own (tests may call this

@@ -82,7 +82,9 @@ fn backtest_of_the_candidate_dir_diffs_each_ticket_over_the_api_and_in_the_conso
     s.restart();
 
     s.ingest(&vip_ticket("e1", "T-1"));
-    s.ingest(&created("e2", "T-2", ""));
+    let seq = s.ingest(&created("e2", "T-2", ""));
+    // A backtest replays what has been processed: wait for it.
+    s.ticket("T-2", seq);
 
     // A read token sees runs but cannot start one.
     let read = token(&s, "viewer", "read");

@@ -129,7 +129,20 @@ impl Processor {
         let handle = std::thread::Builder::new()
             .name("escalier-processor".into())
             .spawn(move || {
-                let r = run(&store, source.as_ref(), &cfg);
+                let r = loop {
+                    match run(&store, source.as_ref(), &cfg) {
+                        // A shared database went away in a step that does
+                        // not retry by itself (re-binding clocks): start
+                        // over from the committed cursors once it is back.
+                        // Nothing was half-written: every step is one
+                        // transaction.
+                        Err(e @ StoreError::Unavailable(_)) if !store.progress().is_closing() => {
+                            tracing::warn!(error = %e, "the database is unavailable; processing starts over in a second");
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                        r => break r,
+                    }
+                };
                 if let Err(e) = &r {
                     tracing::error!(error = %e, "processor stopped");
                 }

@@ -40,6 +40,9 @@ struct State {
     epochs: Vec<u64>,
     /// Chunks refused for a stale lease.
     refused: u64,
+    /// How many more scans for stale tickets fail as if the database were
+    /// down.
+    down_scans: u32,
 }
 
 struct Sharded {
@@ -56,6 +59,7 @@ impl Sharded {
                 cursors: vec![0; PARTITIONS as usize],
                 epochs: vec![0; PARTITIONS as usize],
                 refused: 0,
+                down_scans: 0,
             }),
             refused: Condvar::new(),
         }
@@ -96,6 +100,14 @@ impl Sharded {
 
     fn cursor(&self, p: u32) -> u64 {
         self.state.lock().unwrap().cursors[p as usize]
+    }
+
+    fn down_for_scans(&self, n: u32) {
+        self.state.lock().unwrap().down_scans = n;
+    }
+
+    fn down_scans_left(&self) -> u32 {
+        self.state.lock().unwrap().down_scans
     }
 }
 
@@ -216,6 +228,13 @@ impl Backend for Sharded {
         version: &str,
         partitions: Option<&[u32]>,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        {
+            let mut s = self.state.lock().unwrap();
+            if s.down_scans > 0 {
+                s.down_scans -= 1;
+                return Err(StoreError::Unavailable("connection refused".into()));
+            }
+        }
         let all = self.inner.stale_tickets(version, None)?;
         Ok(all
             .into_iter()
@@ -497,4 +516,32 @@ fn partitions_are_processed_in_order_and_a_lost_lease_loses_and_repeats_nothing(
         .unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     assert_eq!(report.processed, last);
+}
+
+#[test]
+fn a_processor_that_meets_the_database_down_while_starting_starts_over() {
+    let backend = Arc::new(Sharded::new());
+    let store = Store::from_backend(backend.clone()).unwrap();
+    // Re-binding the clocks of the partitions just taken is the first
+    // step after the leases: the database is gone for it.
+    backend.down_for_scans(1);
+    let running = start(&store);
+    let tickets: Vec<String> = (0..6).map(|i| format!("T-{i}")).collect();
+    let mut events = Vec::new();
+    for (i, t) in tickets.iter().enumerate() {
+        events.push(created(&format!("c{i}"), t));
+        events.push(comment(&format!("a{i}"), t));
+    }
+    let last = append(&running.writer, events);
+    assert!(
+        store
+            .progress()
+            .wait_processed_blocking(last, Duration::from_secs(30)),
+        "everything processed once the database is back"
+    );
+    assert_eq!(backend.down_scans_left(), 0, "the failed start was met");
+    stop(running);
+    for t in &tickets {
+        assert_eq!(notes(&store, t), 1, "{t}: its comment noted exactly once");
+    }
 }

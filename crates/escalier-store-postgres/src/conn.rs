@@ -94,6 +94,14 @@ impl Default for PgOptions {
 /// server, two keep the connections' I/O moving.
 const WORKERS: usize = 2;
 
+/// tokio-postgres's own `keepalives_idle` (2 hours): left at it, the URL
+/// did not set one.
+const DRIVER_KEEPALIVES_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// How a wait for a free pooled connection that ran out begins: every
+/// connection busy is load, not an outage (the pool is not emptied).
+pub(crate) const POOL_BUSY: &str = "every database connection is busy";
+
 pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreError> {
     let shown = redact(url);
     let (rest, tls) = take_tls(url)?;
@@ -121,6 +129,24 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
     });
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
+    }
+    // A connection whose server vanished without closing it (a failover
+    // behind the same address, a network partition) is found broken in
+    // about a minute instead of the kernel's ~15: TCP keepalives after 30 s
+    // idle, 3 probes 10 s apart, and unacknowledged writes given up after
+    // 30 s. A call on it then answers `Unavailable` (ingest: 503). The URL's
+    // own `keepalives_*` and `tcp_user_timeout` win.
+    if config.get_keepalives_idle() == DRIVER_KEEPALIVES_IDLE {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(10));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(30));
     }
     config.application_name("escalier");
     let tls = tls_connector(&tls)?;
@@ -196,6 +222,12 @@ impl Inner {
     pub(crate) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+            deadpool_postgres::PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => {
+                StoreError::Unavailable(format!(
+                    "{POOL_BUSY} (storage.pool_size = {})",
+                    self.pool.status().max_size
+                ))
+            }
             other => StoreError::Unavailable(other.to_string()),
         })
     }
@@ -216,9 +248,14 @@ where
     rt.spawn(async move {
         let _ = tx.send(fut.await);
     });
-    // A closed channel: the runtime shut down (or the task panicked)
-    // before answering.
-    rx.recv().unwrap_or(Err(StoreError::Closed))
+    // A closed channel: the task panicked (the runtime lives as long as
+    // the backend, and every caller holds the backend). Reported as an
+    // error, not as `Closed`, which callers take for a shutdown.
+    rx.recv().unwrap_or_else(|_| {
+        Err(StoreError::Backend(
+            "a database call ended without an answer (it panicked)".into(),
+        ))
+    })
 }
 
 /// `Result<T, tokio_postgres::Error>` into `Result<T, StoreError>`.
@@ -250,9 +287,13 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         // 08: connection exception; 57P01-03: shutdown, crash, starting up;
-        // 53: insufficient resources (too many connections, disk full).
-        let unavailable =
-            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53");
+        // 53: insufficient resources (too many connections, disk full);
+        // 25006: read-only transaction (a standby, or a primary demoted by
+        // a failover behind the same address: the new one comes up soon).
+        let unavailable = code.starts_with("08")
+            || code.starts_with("57P")
+            || code.starts_with("53")
+            || code == "25006";
         let msg = format!("{} ({code})", db.message());
         return if unavailable {
             StoreError::Unavailable(msg)
@@ -314,12 +355,10 @@ pub fn redact(url: &str) -> String {
         None => (None, url),
     };
     let Some(scheme) = scheme else {
-        // Not a URL (key=value form): drop any password=... word.
-        return url
-            .split_whitespace()
-            .filter(|w| !w.starts_with("password="))
-            .collect::<Vec<_>>()
-            .join(" ");
+        // Not a URL (the key=value form, which Escalier refuses): its
+        // quoting and spacing rules make cutting a password out of it
+        // unreliable, so none of it is shown.
+        return "(a connection string that is not a URL, not shown)".into();
     };
     // The user information ends at the LAST `@`: a password typed with
     // an unescaped `/`, `?` or `@` is still cut out (an `@` in the query
@@ -340,8 +379,9 @@ pub fn redact(url: &str) -> String {
         let kept: Vec<&str> = q
             .split('&')
             .filter(|kv| {
+                // Keys as the driver reads them: percent-decoded.
                 let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
-                key != "password"
+                percent_encoding::percent_decode_str(key).decode_utf8_lossy() != "password"
             })
             .collect();
         if !kept.is_empty() {
@@ -537,7 +577,23 @@ mod tests {
             redact("postgres://u:p@w:x@h/db?a=b"),
             "postgres://u@h/db?a=b"
         );
-        assert_eq!(redact("host=h password=x user=u"), "host=h user=u");
+        // A key the driver percent-decodes to `password`.
+        assert_eq!(
+            redact("postgres://u@h/db?pass%77ord=s3cret&sslmode=require"),
+            "postgres://u@h/db?sslmode=require"
+        );
+        // The key=value form is never shown (its quoting rules).
+        for kv in [
+            "host=h password=x user=u",
+            "host=h password = s3cret",
+            "host=h password='a s3cret'",
+        ] {
+            let shown = redact(kv);
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("x user"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -100,7 +100,9 @@ impl PgBackend {
     {
         let rt = self.rt.as_ref().ok_or(StoreError::Closed)?;
         let result = conn::block_on(rt.handle(), f(Arc::clone(&self.inner)));
-        if let Err(StoreError::Unavailable(_)) = &result {
+        if let Err(StoreError::Unavailable(m)) = &result
+            && !m.starts_with(conn::POOL_BUSY)
+        {
             // The server went away or is restarting: the idle connections
             // (the one that failed among them, back in the pool by now)
             // are most likely dead too, and the pool would notice only
@@ -159,6 +161,10 @@ impl Backend for PgBackend {
 
     fn partitions(&self) -> u32 {
         self.inner.partitions
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn leases(&self, node: &Node) -> Result<Vec<Held>, StoreError> {

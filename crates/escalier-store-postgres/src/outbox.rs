@@ -126,14 +126,18 @@ async fn settle(
     let mut moved: HashMap<&str, Option<(u64, &OutboxEntry)>> = HashMap::new();
     let mut changed: Vec<&str> = Vec::new();
     for s in results {
-        // Remove the entry at its key (nothing if it is not there, as redb)...
+        // Remove the entry at its key. An entry no longer there was settled
+        // or moved by someone else meanwhile (another node that took the
+        // partition over, a retry asked for by hand): its newer state
+        // stands, and this result changes nothing.
         let id = s.key.id.as_str();
         let at = queued.entry(id.to_owned()).or_insert(None);
-        if *at == Some(s.key.due_ms) {
-            *at = None;
-            moved.insert(id, None);
+        if *at != Some(s.key.due_ms) {
+            continue;
         }
-        // ... and queue it again at its next try.
+        *at = None;
+        moved.insert(id, None);
+        // Queue it again at its next try.
         if let Some(retry) = s.retry_at {
             let due = ms_up(retry);
             let id = s.entry.request.delivery_id();

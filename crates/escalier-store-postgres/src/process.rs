@@ -10,7 +10,9 @@
 //! ```
 //!
 //! No row: the lease moved on; the transaction is rolled back and the call
-//! answers [`StoreError::LeaseLost`], having written nothing. A row: it
+//! answers [`StoreError::LeaseLost`], having written nothing. A maintenance
+//! write (clocks re-bound, no cursor) is fenced the same way by the leases
+//! of every partition it touches ([`Chunk::fence`]). A row: it
 //! stays locked until COMMIT, so a takeover (which skips locked rows)
 //! cannot happen while the chunk's records are being written. The cursor
 //! and everything the inputs produced commit together or not at all: no
@@ -20,9 +22,11 @@
 //!
 //! A ticket row carries `changed_seq`: the seq of the ticket's last input
 //! in the chunk that wrote it (the chunk's cursor if it had none there; for
-//! a maintenance write without a cursor, the next seq to be committed).
-//! Every such value is above the processed mark `W` (every partition done
-//! up to `W`) of any moment before that commit. So reading the tickets with
+//! a maintenance write without a cursor, the next seq to be committed,
+//! read under the `log_counter` row's lock, which the write then holds
+//! until it commits, so no input with that seq or a later one commits
+//! before it). Every such value is above the processed mark `W` (every
+//! partition done up to `W`) of any moment before that commit. So reading the tickets with
 //! `after < changed_seq <= W` together with `W` in one snapshot, then
 //! continuing from `W`, misses nothing and repeats nothing
 //! ([`escalier_store::Backend::tickets_changed`]); a change shows once the
@@ -141,29 +145,42 @@ impl PgBackend {
     }
 
     pub(crate) fn pg_commit_chunk(&self, chunk: &Chunk) -> Result<(), StoreError> {
-        let fence = match chunk.cursor {
-            Some((lease, upto)) => {
-                let Some(node) = self.inner.node_id() else {
-                    // No lease was ever taken through this backend.
-                    return Err(StoreError::LeaseLost {
-                        partition: lease.partition,
-                    });
-                };
-                Some(Fence {
+        let node = self.inner.node_id();
+        let fence = match (chunk.cursor, &node) {
+            (Some((lease, upto)), Some(node)) => Fence::Cursor {
+                partition: lease.partition,
+                epoch: lease.epoch,
+                upto,
+                node: node.clone(),
+            },
+            (None, Some(node)) if !chunk.fence.is_empty() => Fence::Held {
+                partitions: chunk
+                    .fence
+                    .iter()
+                    .map(|l| i32::try_from(l.partition).unwrap_or(i32::MAX))
+                    .collect(),
+                epochs: chunk.fence.iter().map(|l| to_i64(l.epoch)).collect(),
+                node: node.clone(),
+            },
+            (None, _) => Fence::None,
+            // No lease was ever taken through this backend.
+            (Some((lease, _)), None) => {
+                return Err(StoreError::LeaseLost {
                     partition: lease.partition,
-                    epoch: lease.epoch,
-                    upto,
-                    node,
-                })
+                });
             }
-            None => None,
         };
+        if let (Fence::None, Some(lease)) = (&fence, chunk.fence.first()) {
+            return Err(StoreError::LeaseLost {
+                partition: lease.partition,
+            });
+        }
         let rows = ChunkRows::new(chunk, self.inner.partitions);
         self.run(move |db| async move {
             let mut client = db.client().await?;
             let mut attempt = 1;
             loop {
-                match commit_once(&mut client, fence.as_ref(), &rows).await {
+                match commit_once(&mut client, &fence, &rows).await {
                     Ok(r) => return r,
                     Err(e) if retryable(&e) && attempt < ATTEMPTS => attempt += 1,
                     Err(e) => return Err(pg_err(e)),
@@ -269,11 +286,24 @@ impl PgBackend {
     }
 }
 
-struct Fence {
-    partition: u32,
-    epoch: u64,
-    upto: u64,
-    node: String,
+/// What a chunk commit is fenced by.
+enum Fence {
+    /// Processing: the partition's lease, and the cursor to move to.
+    Cursor {
+        partition: u32,
+        epoch: u64,
+        upto: u64,
+        node: String,
+    },
+    /// A maintenance write: the leases (partition, epoch) of the
+    /// partitions it touches.
+    Held {
+        partitions: Vec<i32>,
+        epochs: Vec<i64>,
+        node: String,
+    },
+    /// A maintenance write with no lease to check (none taken: tools).
+    None,
 }
 
 /// A chunk as bulk statement parameters (one array per column).
@@ -417,27 +447,61 @@ impl ClockRows {
 /// One attempt. `Ok(Err(LeaseLost))`: fenced out, rolled back.
 async fn commit_once(
     client: &mut deadpool_postgres::Object,
-    fence: Option<&Fence>,
+    fence: &Fence,
     r: &ChunkRows,
 ) -> Result<Result<(), StoreError>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL synchronous_commit = on")
         .await?;
-    if let Some(f) = fence {
-        let part = i32::try_from(f.partition).unwrap_or(i32::MAX);
-        let n = tx
-            .execute(
-                "UPDATE partitions SET cursor = $1
-                  WHERE id = $2 AND owner = $3 AND epoch = $4 AND expires_at > now()",
-                &[&to_i64(f.upto), &part, &f.node, &to_i64(f.epoch)],
-            )
-            .await?;
-        if n == 0 {
-            tx.rollback().await?;
-            return Ok(Err(StoreError::LeaseLost {
-                partition: f.partition,
-            }));
+    match fence {
+        Fence::Cursor {
+            partition,
+            epoch,
+            upto,
+            node,
+        } => {
+            let part = i32::try_from(*partition).unwrap_or(i32::MAX);
+            let n = tx
+                .execute(
+                    "UPDATE partitions SET cursor = $1
+                      WHERE id = $2 AND owner = $3 AND epoch = $4 AND expires_at > now()",
+                    &[&to_i64(*upto), &part, node, &to_i64(*epoch)],
+                )
+                .await?;
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok(Err(StoreError::LeaseLost {
+                    partition: *partition,
+                }));
+            }
         }
+        Fence::Held {
+            partitions,
+            epochs,
+            node,
+        } => {
+            // Lock every lease row still held at its epoch (only its owner
+            // ever waits for such a row: takeovers skip locked rows); one
+            // missing: fenced out.
+            let held = tx
+                .query(
+                    "UPDATE partitions p SET cursor = p.cursor
+                       FROM unnest($1::int4[], $2::int8[]) AS f(id, epoch)
+                      WHERE p.id = f.id AND p.epoch = f.epoch
+                        AND p.owner = $3 AND p.expires_at > now()
+                     RETURNING p.id",
+                    &[partitions, epochs, node],
+                )
+                .await?;
+            let held: Vec<i32> = held.iter().map(|row| row.get(0)).collect();
+            if let Some(lost) = partitions.iter().find(|p| !held.contains(p)) {
+                tx.rollback().await?;
+                return Ok(Err(StoreError::LeaseLost {
+                    partition: u32::try_from(*lost).unwrap_or(0),
+                }));
+            }
+        }
+        Fence::None => {}
     }
     if !r.d_seq.is_empty() {
         tx.execute(
@@ -449,6 +513,15 @@ async fn commit_once(
         .await?;
     }
     if !r.t_id.is_empty() {
+        if r.t_changed.iter().any(Option::is_none) {
+            // A maintenance write: its changed_seq is the next seq, read
+            // under the counter's lock, held until COMMIT (module docs).
+            tx.execute(
+                "SELECT next_seq FROM log_counter WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?;
+        }
         tx.execute(
             "INSERT INTO tickets (ticket_id, part, body, changed_seq)
              SELECT t, p, b, coalesce(c, (SELECT next_seq FROM log_counter WHERE id = 1))

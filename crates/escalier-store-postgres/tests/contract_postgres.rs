@@ -23,15 +23,18 @@ fn the_contract_holds_on_postgres() {
         common::db(); // says SKIPPED
         return;
     }
-    // Databases live until the end of the test, then are dropped.
-    let dbs = Mutex::new(Vec::new());
-    contract::run_all(&|| {
-        let db = common::db().expect("ESCALIER_TEST_POSTGRES is set");
-        let pg = db.connect(PgOptions {
-            partitions: 4,
-            ..PgOptions::default()
+    // Several partitions, and one: a shared store is leased either way.
+    for partitions in [4, 1] {
+        // Databases live until the end of the run, then are dropped.
+        let dbs = Mutex::new(Vec::new());
+        contract::run_all(&|| {
+            let db = common::db().expect("ESCALIER_TEST_POSTGRES is set");
+            let pg = db.connect(PgOptions {
+                partitions,
+                ..PgOptions::default()
+            });
+            dbs.lock().unwrap_or_else(|p| p.into_inner()).push(db);
+            Store::from_backend(Arc::new(pg)).expect("store over PostgreSQL")
         });
-        dbs.lock().unwrap_or_else(|p| p.into_inner()).push(db);
-        Store::from_backend(Arc::new(pg)).expect("store over PostgreSQL")
-    });
+    }
 }

@@ -101,6 +101,12 @@ pub struct Chunk {
     /// and nothing written, if the lease is no longer held). `None`: a
     /// maintenance write (clocks re-bound) that moves no cursor.
     pub cursor: Option<(Lease, u64)>,
+    /// For a maintenance write on a shared store: the leases of the
+    /// partitions its tickets are in. Refused with
+    /// [`StoreError::LeaseLost`], nothing written, if any of them is no
+    /// longer held, so a node that lost a partition cannot overwrite what
+    /// the new owner processed. Empty on a store of one process.
+    pub fence: Vec<Lease>,
     /// Derived records, encoded ([`crate::codec::encode_record`]), with
     /// their ticket.
     pub derived: Vec<DerivedRow>,
@@ -218,6 +224,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Number of partitions (fixed when the store is created).
     fn partitions(&self) -> u32;
 
+    /// Whether other nodes may write to and process this store too (a
+    /// shared database). A shared store is processed partition by
+    /// partition under leases, and its watermarks and ticket changes are
+    /// polled, whatever its number of partitions; a store owned by one
+    /// process is followed through its own writer.
+    fn shared(&self) -> bool;
+
     /// Heartbeat for `node`, renew its leases, take expired or free ones
     /// up to its share and give back those above it. Returns what it holds now.
     fn leases(&self, node: &Node) -> Result<Vec<Held>, StoreError>;
@@ -283,7 +296,9 @@ pub trait Backend: Send + Sync + 'static {
     fn outbox_len(&self) -> Result<u64, StoreError>;
 
     /// Record attempts: move or remove each entry and update its delivery
-    /// row, in one transaction.
+    /// row, in one transaction. A result whose entry is no longer at its
+    /// key (settled or moved meanwhile, by another node or by hand) is
+    /// skipped: the newer state stands.
     fn outbox_settle(&self, results: &[Settled]) -> Result<(), StoreError>;
 
     /// Queue one entry with its delivery row (tools and tests).

@@ -91,8 +91,8 @@ pub struct Store {
     outbox_bell: Arc<tokio::sync::Notify>,
     /// The in-memory ticket index, once started ([`summary`]).
     index: Arc<std::sync::OnceLock<Arc<summary::TicketIndex>>>,
-    /// The partitions this node's processor holds (`None`: the backend has
-    /// one partition, always held).
+    /// The partitions this node's processor holds (`None`: the backend is
+    /// this process's alone, one partition, always held).
     held: Arc<RwLock<Option<Vec<u32>>>>,
 }
 
@@ -117,7 +117,7 @@ impl Store {
     /// A store on any [`Backend`]; the watermarks start from its [`Backend::marks`].
     pub fn from_backend(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
         let marks = backend.marks()?;
-        let held = (backend.partitions() > 1).then(Vec::new);
+        let held = backend.shared().then(Vec::new);
         Ok(Store {
             backend,
             progress: Arc::new(Progress::new(marks.committed, marks.processed)),
@@ -135,8 +135,8 @@ impl Store {
     }
 
     /// The partitions this node's processor holds leases on, for the
-    /// scheduler and the outbox worker: `None` when the backend has a
-    /// single partition (every clock and outbox entry is this node's).
+    /// scheduler and the outbox worker: `None` when the backend is not
+    /// shared (every clock and outbox entry is this node's).
     pub fn held_partitions(&self) -> Option<Vec<u32>> {
         self.held.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -169,7 +169,7 @@ impl Store {
     /// The last committed seq, asking the database when other nodes write
     /// to it too (this node's watermark follows theirs only by polling).
     pub fn committed_now(&self) -> Result<u64, StoreError> {
-        if self.backend.partitions() > 1 {
+        if self.backend.shared() {
             let last = self.backend.last_seq()?;
             self.progress.set_committed(last);
         }

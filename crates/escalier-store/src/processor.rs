@@ -7,8 +7,9 @@
 //! holds ([`crate::Backend::leases`], renewed every `renew`). An embedded
 //! store has one partition, always held: the processor follows the
 //! writer's watermark and takes fresh inputs from the recent-inputs cache.
-//! With several partitions (a shared database) it also polls the
-//! database's watermarks, as other nodes write too.
+//! On a shared database ([`crate::Backend::shared`], whatever its number
+//! of partitions) it also polls the database's watermarks, as other nodes
+//! write too.
 //!
 //! Exactly once: the derived records, the tickets they change and the
 //! partition's cursor are written in one transaction
@@ -37,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, Chunk, DerivedRow, Held, Lease, Loaded, Node};
 use crate::progress::Wait;
-use crate::{Store, StoreError, codec};
+use crate::{Store, StoreError, codec, partition_of};
 use escalier_core::Timestamp;
 use escalier_core::process::{Limits, process};
 use escalier_core::timers::Books;
@@ -140,6 +141,15 @@ impl Processor {
                             tracing::warn!(error = %e, "the database is unavailable; processing starts over in a second");
                             std::thread::sleep(Duration::from_secs(1));
                         }
+                        // A partition was taken over while its clocks were
+                        // being re-bound (a long re-bind outlived the
+                        // lease): that write was refused whole; take the
+                        // leases anew and re-bind what is still stale.
+                        Err(StoreError::LeaseLost { partition })
+                            if !store.progress().is_closing() =>
+                        {
+                            tracing::warn!(partition, "a partition was taken over while its clocks were re-bound; processing starts over");
+                        }
                         r => break r,
                     }
                 };
@@ -164,7 +174,7 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
         source,
         cfg,
         backend: store.backend().clone(),
-        single: store.backend().partitions() == 1,
+        single: !store.backend().shared(),
         held: Vec::new(),
         renewed: Instant::now(),
         books: source.books(),
@@ -175,14 +185,14 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
         started: false,
     };
     run.renew()?;
-    let parts = run.partitions();
+    let leases = run.leases();
     rebind_all(
         store,
         None,
         &run.books,
         store.progress().processed(),
         cfg.clock.now(),
-        parts.as_deref(),
+        leases.as_deref(),
     )?;
     run.started = true;
     let result = run.main_loop();
@@ -200,7 +210,8 @@ struct Run<'a> {
     source: &'a dyn ReactorSource,
     cfg: &'a ProcessorConfig,
     backend: Arc<dyn Backend>,
-    /// One partition, always held (redb): follow the writer's watermark.
+    /// A store of this process alone (redb): one partition, always held;
+    /// follow the writer's watermark.
     single: bool,
     held: Vec<Held>,
     renewed: Instant,
@@ -213,15 +224,21 @@ struct Run<'a> {
     started: bool,
 }
 
-/// How often a store with several partitions is asked for its watermarks
+/// How often a shared store is asked for its watermarks
 /// (other nodes write too).
 const POLL: Duration = Duration::from_millis(50);
 
 impl Run<'_> {
     /// The held partitions, as the scheduler and outbox see them (`None`:
-    /// a single-partition store).
+    /// a store of this process alone).
     fn partitions(&self) -> Option<Vec<u32>> {
         (!self.single).then(|| self.held.iter().map(|h| h.lease.partition).collect())
+    }
+
+    /// The held leases, which maintenance writes are fenced by (`None`: a
+    /// store of this process alone).
+    fn leases(&self) -> Option<Vec<Lease>> {
+        (!self.single).then(|| self.held.iter().map(|h| h.lease).collect())
     }
 
     /// Renew the leases, take free ones; re-bind the clocks of partitions
@@ -261,6 +278,12 @@ impl Run<'_> {
             self.store.set_held_partitions(self.partitions());
             tracing::info!(partitions = ?self.partitions(), "partition leases changed");
             if !gained.is_empty() && self.started {
+                let gained: Vec<Lease> = self
+                    .held
+                    .iter()
+                    .map(|h| h.lease)
+                    .filter(|l| gained.contains(&l.partition))
+                    .collect();
                 rebind_all(
                     self.store,
                     None,
@@ -281,14 +304,14 @@ impl Run<'_> {
             }
             let latest = self.source.books();
             if latest.version != self.books.version {
-                let parts = self.partitions();
+                let leases = self.leases();
                 rebind_all(
                     self.store,
                     Some(&self.books),
                     &latest,
                     self.store.progress().processed(),
                     self.cfg.clock.now(),
-                    parts.as_deref(),
+                    leases.as_deref(),
                 )?;
                 self.cache.clear();
                 self.books = latest;
@@ -504,11 +527,13 @@ fn rebind_all(
     new: &Books,
     at_seq: u64,
     now: Timestamp,
-    partitions: Option<&[u32]>,
+    leases: Option<&[Lease]>,
 ) -> Result<(), StoreError> {
+    let partitions: Option<Vec<u32>> = leases.map(|ls| ls.iter().map(|l| l.partition).collect());
+    let partitions = partitions.as_deref();
     // The version every ticket's index was last brought to: when it is
     // this one, there is nothing to scan (a restart with the same files).
-    // Kept for single-partition stores, where one processor indexes all.
+    // Kept for stores of one process, where one processor indexes all.
     const INDEXED_WITH: &str = "books-indexed";
     let backend = store.backend();
     if partitions.is_none()
@@ -534,6 +559,16 @@ fn rebind_all(
         let mut loaded = backend.load_tickets(&ids)?;
         let mut rebound = Vec::with_capacity(batch.len());
         let mut chunk = Chunk::default();
+        if let Some(leases) = leases {
+            // Written under the leases of the partitions it touches.
+            let count = backend.partitions();
+            let touched: Vec<u32> = ids.iter().map(|id| partition_of(id, count)).collect();
+            chunk.fence = leases
+                .iter()
+                .filter(|l| touched.contains(&l.partition))
+                .copied()
+                .collect();
+        }
         for id in ids {
             let Some(Loaded {
                 ticket: Some(mut t),

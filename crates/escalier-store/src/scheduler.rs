@@ -243,7 +243,7 @@ fn run(
 }
 
 /// Rows due at or before `now_ms` (at most `limit`), and the first row
-/// after, in the partitions this node holds (all on a single-partition store).
+/// after, in the partitions this node holds (all on a store that is not shared).
 fn due_rows(
     store: &Store,
     now_ms: u64,

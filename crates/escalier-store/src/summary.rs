@@ -266,7 +266,7 @@ impl TicketIndex {
         }
         tracing::info!(tickets = n, took = ?started.elapsed(), "ticket index built");
         if let Some(ix) = store.index.get()
-            && store.backend().partitions() > 1
+            && store.backend().shared()
         {
             spawn_follower(store.clone(), ix.clone(), built_at);
         }

@@ -43,6 +43,8 @@ struct State {
     /// How many more scans for stale tickets fail as if the database were
     /// down.
     down_scans: u32,
+    /// The next re-bind write finds one of its partitions taken over.
+    steal_on_rebind: bool,
 }
 
 struct Sharded {
@@ -60,6 +62,7 @@ impl Sharded {
                 epochs: vec![0; PARTITIONS as usize],
                 refused: 0,
                 down_scans: 0,
+                steal_on_rebind: false,
             }),
             refused: Condvar::new(),
         }
@@ -109,6 +112,14 @@ impl Sharded {
     fn down_scans_left(&self) -> u32 {
         self.state.lock().unwrap().down_scans
     }
+
+    fn steal_on_rebind(&self) {
+        self.state.lock().unwrap().steal_on_rebind = true;
+    }
+
+    fn refused(&self) -> u64 {
+        self.state.lock().unwrap().refused
+    }
 }
 
 impl Backend for Sharded {
@@ -137,6 +148,9 @@ impl Backend for Sharded {
             committed: self.inner.last_seq()?,
             processed: self.processed(&cursors)?,
         })
+    }
+    fn shared(&self) -> bool {
+        true
     }
     fn partitions(&self) -> u32 {
         PARTITIONS
@@ -210,6 +224,32 @@ impl Backend for Sharded {
             ));
             s.cursors = cursors;
         }
+        if chunk.cursor.is_none() && s.steal_on_rebind && !chunk.fence.is_empty() {
+            s.steal_on_rebind = false;
+            s.epochs[chunk.fence[0].partition as usize] += 1;
+        }
+        // A maintenance write: every lease it names still held.
+        if let Some(lost) = chunk
+            .fence
+            .iter()
+            .find(|l| s.epochs[l.partition as usize] != l.epoch)
+        {
+            s.refused += 1;
+            self.refused.notify_all();
+            return Err(StoreError::LeaseLost {
+                partition: lost.partition,
+            });
+        }
+        if chunk.cursor.is_none() {
+            // Every ticket it writes is in a partition it names.
+            for (id, _) in &chunk.tickets {
+                let p = partition_of(id, PARTITIONS);
+                assert!(
+                    chunk.fence.iter().any(|l| l.partition == p),
+                    "{id}: re-bound under its partition's lease"
+                );
+            }
+        }
         self.inner.commit_chunk(&Chunk {
             cursor: inner_cursor,
             derived: chunk.derived.clone(),
@@ -218,6 +258,7 @@ impl Backend for Sharded {
             tickets: chunk.tickets.clone(),
             index_moves: chunk.index_moves.clone(),
             durable: chunk.durable,
+            fence: Vec::new(),
         })
     }
     fn flush(&self) -> Result<(), StoreError> {
@@ -541,6 +582,87 @@ fn a_processor_that_meets_the_database_down_while_starting_starts_over() {
     );
     assert_eq!(backend.down_scans_left(), 0, "the failed start was met");
     stop(running);
+    for t in &tickets {
+        assert_eq!(notes(&store, t), 1, "{t}: its comment noted exactly once");
+    }
+}
+
+/// Notes comments, with SLA and ladder files the test can change.
+struct Switchable(Mutex<Arc<escalier_core::Books>>);
+
+impl ReactorSource for Switchable {
+    fn reactors(&self, _: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
+        vec![Arc::new(Noter)]
+    }
+    fn books(&self) -> Arc<escalier_core::Books> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
+    let backend = Arc::new(Sharded::new());
+    let store = Store::from_backend(backend.clone()).unwrap();
+    let source = Arc::new(Switchable(Mutex::new(Arc::new(
+        escalier_core::Books::empty(),
+    ))));
+    let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap()));
+    let (writer, writer_thread) =
+        Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
+    let processor = Processor::spawn(
+        store.clone(),
+        source.clone(),
+        ProcessorConfig {
+            clock,
+            renew: Duration::from_secs(3600),
+            ..ProcessorConfig::default()
+        },
+    );
+    let tickets: Vec<String> = (0..12).map(|i| format!("T-{i}")).collect();
+    let created_all: Vec<Event> = tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| created(&format!("c{i}"), t))
+        .collect();
+    let first = append(&writer, created_all);
+    assert!(
+        store
+            .progress()
+            .wait_processed_blocking(first, Duration::from_secs(30))
+    );
+
+    // The SLA files change; the re-bind's write finds a partition taken
+    // over: it is refused whole, and the processor starts over under the
+    // leases it holds now.
+    let old_version = escalier_core::Books::empty().version;
+    backend.steal_on_rebind();
+    *source.0.lock().unwrap() = Arc::new(escalier_core::Books {
+        version: "sha256:0000000000000002".into(),
+        ..escalier_core::Books::empty()
+    });
+    backend.wait_refused();
+    let mut more = Vec::new();
+    for (i, t) in tickets.iter().enumerate() {
+        more.push(comment(&format!("a{i}"), t));
+    }
+    let last = append(&writer, more);
+    assert!(
+        store
+            .progress()
+            .wait_processed_blocking(last, Duration::from_secs(30)),
+        "processing goes on after the refused re-bind"
+    );
+    drop(writer);
+    writer_thread.join().unwrap();
+    processor.join().unwrap();
+    assert_eq!(backend.refused(), 1);
+    assert!(
+        backend
+            .stale_tickets("sha256:0000000000000002", None)
+            .unwrap()
+            .is_empty(),
+        "every ticket re-bound to the new files (none left on {old_version})"
+    );
     for t in &tickets {
         assert_eq!(notes(&store, t), 1, "{t}: its comment noted exactly once");
     }

@@ -24,7 +24,8 @@ pub fn router(st: &AppState) -> Router<AppState> {
 #[schema(as = ClusterNode)]
 struct NodeDoc {
     id: String,
-    /// Where its API listens.
+    /// The address its API listener is bound to, as bound (`0.0.0.0:8600`
+    /// for a node listening on every interface).
     addr: String,
     #[schema(format = DateTime)]
     started_at: Option<String>,

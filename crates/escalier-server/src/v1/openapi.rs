@@ -254,7 +254,7 @@ pub(crate) mod responses {
         Unprocessable, false, "The request is well formed but refused by the ticket lifecycle or the event vocabulary (`unknown_event_type`, `unknown_ticket`, `ticket_exists`, `invalid_transition`, `ticket_closed`, `clock_backwards`, `payload_not_understood`, ...).";
         RateLimited, true, "Too many requests from this client (`rate_limited`); nothing was stored.";
         BadGateway, false, "The adapter plugin failed or returned something invalid (`adapter_failed`, `adapter_invalid_output`).";
-        Unavailable, true, "Storage is unavailable, the ingest queue is full, or the server is at its connection cap (`storage_unavailable`, `database_unavailable`, `overloaded`, `too_many_connections`, `internal`); nothing was stored.";
+        Unavailable, true, "Storage is unavailable, the ingest queue is full, or the server is at its connection cap (`storage_unavailable`, `database_unavailable`, `overloaded`, `too_many_connections`, `internal`); nothing is acknowledged. After `database_unavailable` the events may have been stored all the same (the connection broke while the database committed): their retry is then answered 200 as a duplicate with the original seq.";
         UriTooLong, false, "The request target is longer than 8 KiB (`uri_too_long`).";
         ProcessingPending, false, "`wait_for_seq` ran out before the processor applied that seq (`processing_pending`); retry the read.";
     }

@@ -40,6 +40,12 @@ impl TestDb {
         admin(&self.url, sql.to_owned());
     }
 
+    /// Run SQL from the server's first database; `{db}` stands for the
+    /// test database's name.
+    pub fn sql_from_outside(&self, sql: &str) {
+        admin(&self.base, sql.replace("{db}", &self.name));
+    }
+
     /// One text value of a query.
     pub fn query_text(&self, sql: &str) -> String {
         first(&self.url, sql)

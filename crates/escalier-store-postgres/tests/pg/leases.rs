@@ -58,6 +58,7 @@ fn chunk(pg: &PgBackend, lease: Lease, ticket: &str, seq: u64) -> Chunk {
             },
         )],
         durable: true,
+        fence: Vec::new(),
     }
 }
 
@@ -275,4 +276,121 @@ fn a_restarted_node_takes_its_partitions_back_at_once() {
             .iter()
             .all(|p| p.owner.as_deref() == Some("A"))
     );
+}
+
+/// A maintenance write (clocks re-bound: tickets, no cursor) under the
+/// leases of its partitions.
+fn rebind(pg: &PgBackend, fence: Vec<Lease>, ticket: &str, seq: u64) -> Chunk {
+    let mut c = chunk(pg, fence[0], ticket, seq);
+    c.cursor = None;
+    c.derived.clear();
+    c.inputs.clear();
+    c.fence = fence;
+    c
+}
+
+#[test]
+fn a_rebind_under_a_lease_that_moved_on_writes_nothing() {
+    let Some(db) = common::db() else { return };
+    let a = db.connect(opts());
+    let b = db.connect(opts());
+    a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
+        .unwrap();
+    let part = escalier_store::partition_of("T1", 4);
+    let held_a = a.leases(&node("A")).unwrap();
+    let lease = |held: &[escalier_store::backend::Held], p: u32| {
+        held.iter().find(|h| h.lease.partition == p).unwrap().lease
+    };
+    let lease_a = lease(&held_a, part);
+    // Held: written.
+    a.commit_chunk(&rebind(&a, vec![lease_a], "T1", 1)).unwrap();
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM tickets WHERE ticket_id = 'T1'"),
+        1
+    );
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM partitions WHERE cursor <> 0"),
+        0,
+        "a maintenance write moves no cursor"
+    );
+
+    // Another ticket of the same partition; A dies and B takes over.
+    let other = (0..)
+        .map(|i| format!("T1-{i}"))
+        .find(|t| escalier_store::partition_of(t, 4) == part)
+        .unwrap();
+    a.append_group(now(), &[&batch(vec![created("e2", &other)])])
+        .unwrap();
+    let seq2 = a.seq_of("e2").unwrap().unwrap();
+    kill(&db, "A");
+    let held_b = b.leases(&node("B")).unwrap();
+    assert_eq!(held_b.len(), 4);
+    let refused = a.commit_chunk(&rebind(&a, vec![lease_a], &other, seq2));
+    assert!(
+        matches!(refused, Err(StoreError::LeaseLost { partition }) if partition == part),
+        "{refused:?}"
+    );
+    assert_eq!(
+        db.query_i64(&format!(
+            "SELECT count(*) FROM tickets WHERE ticket_id = '{other}'"
+        )),
+        0,
+        "nothing of the refused write stored"
+    );
+    // One stale lease among held ones refuses the whole write.
+    let lease_b = lease(&held_b, part);
+    let another = (0..4).find(|p| *p != part).unwrap();
+    let mut both = rebind(&b, vec![lease_a], &other, seq2);
+    both.fence = vec![lease(&held_b, another), lease_a];
+    assert!(matches!(
+        b.commit_chunk(&both),
+        Err(StoreError::LeaseLost { partition }) if partition == part
+    ));
+    // The new owner's own write goes through.
+    b.commit_chunk(&rebind(&b, vec![lease_b], &other, seq2))
+        .unwrap();
+    assert_eq!(
+        db.query_i64(&format!(
+            "SELECT count(*) FROM tickets WHERE ticket_id = '{other}'"
+        )),
+        1
+    );
+}
+
+#[test]
+fn a_read_only_database_is_unavailable_not_an_error() {
+    let Some(db) = common::db() else { return };
+    let a = db.connect(opts());
+    a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
+        .unwrap();
+    // As after a failover that left the old primary behind the address:
+    // new sessions are read-only.
+    let read_only = |on: &str| {
+        db.sql_from_outside(&format!(
+            "ALTER DATABASE {{db}} SET default_transaction_read_only = {on};
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{{db}}'"
+        ))
+    };
+    read_only("on");
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        match a.append_group(now(), &[&batch(vec![created(&format!("r{i}"), "T2")])]) {
+            Err(StoreError::Unavailable(m)) => seen.push(m),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+    assert!(
+        seen.iter().any(|m| m.contains("25006")),
+        "the read-only refusal itself is reported as unavailable: {seen:?}"
+    );
+    read_only("off");
+    let mut stored = None;
+    for _ in 0..3 {
+        if let Ok(r) = a.append_group(now(), &[&batch(vec![created("r9", "T2")])]) {
+            stored = Some(r);
+            break;
+        }
+    }
+    assert!(stored.is_some(), "writable again once the database is");
+    assert_eq!(db.query_i64("SELECT count(*) FROM events"), 2);
 }

@@ -10,6 +10,7 @@ mod common;
 mod changes;
 mod leases;
 mod log;
+mod nodes;
 mod order;
 mod outbox;
 mod reads;

@@ -203,6 +203,10 @@ impl Backend for RedbBackend {
         })
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn partitions(&self) -> u32 {
         1
     }

@@ -90,7 +90,12 @@ impl RedbBackend {
             let mut rows = wtx.open_table(tables::DELIVERIES)?;
             let mut index = wtx.open_table(tables::DELIVERY_INDEX)?;
             for s in results {
-                table.remove((s.key.due_ms, s.key.id.as_str()))?;
+                // An entry no longer at its key was settled or moved
+                // meanwhile (a retry asked for by hand): its newer state
+                // stands, and this result changes nothing.
+                if table.remove((s.key.due_ms, s.key.id.as_str()))?.is_none() {
+                    continue;
+                }
                 if let Some(at) = s.retry_at {
                     let bytes = serde_json::to_vec(&s.entry).unwrap_or_default();
                     table.insert(

@@ -554,6 +554,27 @@ pub fn outbox_entries_come_due_and_settle(make: Make<'_>) {
         store.delivery(&key.id).unwrap().unwrap().state,
         DeliveryState::Delivered
     );
+
+    // A late result for an entry no longer at its key (settled meanwhile,
+    // as by another node that took the partition over): nothing changes.
+    store
+        .outbox_settle(&[Settled {
+            key: again[0].0.clone(),
+            entry: again[0].1.clone(),
+            retry_at: Some(ts(HOLD)),
+            state: DeliveryState::Retrying,
+            status: Some(503),
+            reason: Some("late".into()),
+            at: retry,
+        }])
+        .unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 1, "not queued again");
+    let row = store.delivery(&key.id).unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.status, row.reason),
+        (DeliveryState::Delivered, Some(200), None),
+        "the delivered row stands"
+    );
     let held = store.outbox_due(ts(HOLD), 10).unwrap();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].0.id, "ntf:1.2:duty");

@@ -1,7 +1,7 @@
 //! Leases: taking, sharing, takeover with a higher epoch, and the fence
 //! that refuses a chunk from a node whose lease moved on.
 
-use escalier_store::backend::{Chunk, DerivedRow, Lease, Node};
+use escalier_store::backend::{Chunk, DerivedRow, Held, Lease, Node};
 use escalier_store::processor::Indexed;
 use escalier_store::{Backend, StoreError, codec};
 use escalier_store_postgres::{PgBackend, PgOptions};
@@ -86,15 +86,22 @@ fn a_lone_node_takes_every_partition_and_a_second_gets_its_share() {
     assert_eq!(a.leases(&node("A")).unwrap().len(), 4);
 }
 
-#[test]
-fn a_taken_over_partition_refuses_the_old_owners_chunk() {
-    let Some(db) = common::db() else { return };
+/// Nodes A and B on one database; T1 stored (seq 1) and A holding every
+/// partition. Returns T1's partition and A's leases.
+fn a_holds_t1(db: &TestDb) -> (PgBackend, PgBackend, u32, Vec<Held>) {
     let a = db.connect(opts());
     let b = db.connect(opts());
     a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
         .unwrap();
     let part = escalier_store::partition_of("T1", 4);
     let held_a = a.leases(&node("A")).unwrap();
+    (a, b, part, held_a)
+}
+
+#[test]
+fn a_taken_over_partition_refuses_the_old_owners_chunk() {
+    let Some(db) = common::db() else { return };
+    let (a, b, part, held_a) = a_holds_t1(&db);
     let lease_a = held_a
         .iter()
         .find(|h| h.lease.partition == part)
@@ -292,15 +299,8 @@ fn rebind(pg: &PgBackend, fence: Vec<Lease>, ticket: &str, seq: u64) -> Chunk {
 #[test]
 fn a_rebind_under_a_lease_that_moved_on_writes_nothing() {
     let Some(db) = common::db() else { return };
-    let a = db.connect(opts());
-    let b = db.connect(opts());
-    a.append_group(now(), &[&batch(vec![created("e1", "T1")])])
-        .unwrap();
-    let part = escalier_store::partition_of("T1", 4);
-    let held_a = a.leases(&node("A")).unwrap();
-    let lease = |held: &[escalier_store::backend::Held], p: u32| {
-        held.iter().find(|h| h.lease.partition == p).unwrap().lease
-    };
+    let (a, b, part, held_a) = a_holds_t1(&db);
+    let lease = |held: &[Held], p: u32| held.iter().find(|h| h.lease.partition == p).unwrap().lease;
     let lease_a = lease(&held_a, part);
     // Held: written.
     a.commit_chunk(&rebind(&a, vec![lease_a], "T1", 1)).unwrap();

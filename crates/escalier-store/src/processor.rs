@@ -192,7 +192,7 @@ fn run(store: &Store, source: &dyn ReactorSource, cfg: &ProcessorConfig) -> Resu
         &run.books,
         store.progress().processed(),
         cfg.clock.now(),
-        leases.as_deref(),
+        leases.as_deref().map(|l| run.under(l)),
     )?;
     run.started = true;
     let result = run.main_loop();
@@ -239,6 +239,15 @@ impl Run<'_> {
     /// store of this process alone).
     fn leases(&self) -> Option<Vec<Lease>> {
         (!self.single).then(|| self.held.iter().map(|h| h.lease).collect())
+    }
+
+    /// A re-bind under `leases`, renewing them as this processor does.
+    fn under<'l>(&'l self, leases: &'l [Lease]) -> Under<'l> {
+        Under {
+            leases,
+            node: &self.cfg.node,
+            renew: self.cfg.renew,
+        }
     }
 
     /// Renew the leases, take free ones; re-bind the clocks of partitions
@@ -290,7 +299,7 @@ impl Run<'_> {
                     &self.books,
                     self.store.progress().processed(),
                     self.cfg.clock.now(),
-                    Some(&gained),
+                    Some(self.under(&gained)),
                 )?;
             }
         }
@@ -311,7 +320,7 @@ impl Run<'_> {
                     &latest,
                     self.store.progress().processed(),
                     self.cfg.clock.now(),
-                    leases.as_deref(),
+                    leases.as_deref().map(|l| self.under(l)),
                 )?;
                 self.cache.clear();
                 self.books = latest;
@@ -527,8 +536,9 @@ fn rebind_all(
     new: &Books,
     at_seq: u64,
     now: Timestamp,
-    leases: Option<&[Lease]>,
+    under: Option<Under<'_>>,
 ) -> Result<(), StoreError> {
+    let leases = under.as_ref().map(|u| u.leases);
     let partitions: Option<Vec<u32>> = leases.map(|ls| ls.iter().map(|l| l.partition).collect());
     let partitions = partitions.as_deref();
     // The version every ticket's index was last brought to: when it is
@@ -554,7 +564,20 @@ fn rebind_all(
     let from = old
         .map(|b| b.version.clone())
         .unwrap_or_else(|| stale[0].1.clone());
+    let mut renewed = Instant::now();
     for batch in stale.chunks(1000) {
+        if let Some(u) = &under
+            && renewed.elapsed() >= u.renew
+        {
+            // Keep the leases and this node's heartbeat alive through a
+            // long re-bind (the fence still refuses a write under a lease
+            // that moved on); what the renewal gained or gave back shows
+            // at the processor's next renewal.
+            renewed = Instant::now();
+            if let Err(e) = backend.leases(u.node) {
+                tracing::warn!(error = %e, "could not renew the partition leases during a re-bind; retrying");
+            }
+        }
         let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
         let mut loaded = backend.load_tickets(&ids)?;
         let mut rebound = Vec::with_capacity(batch.len());
@@ -609,6 +632,14 @@ fn rebind_all(
     store.alarm().ring();
     tracing::info!(from, to = %new.version, tickets = stale.len(), took = ?started.elapsed(), "SLA and ladder files changed; clocks re-bound");
     Ok(())
+}
+
+/// The leases a re-bind on a shared store writes under, and what keeps
+/// them alive while it runs.
+struct Under<'a> {
+    leases: &'a [Lease],
+    node: &'a Node,
+    renew: Duration,
 }
 
 /// Tickets kept decoded between chunks, with the clock state their index

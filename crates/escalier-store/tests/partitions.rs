@@ -45,6 +45,9 @@ struct State {
     down_scans: u32,
     /// The next re-bind write finds one of its partitions taken over.
     steal_on_rebind: bool,
+    /// Calls of `leases` so far, and their count at each re-bind write.
+    lease_calls: u64,
+    calls_at_rebind_writes: Vec<u64>,
 }
 
 struct Sharded {
@@ -63,6 +66,8 @@ impl Sharded {
                 refused: 0,
                 down_scans: 0,
                 steal_on_rebind: false,
+                lease_calls: 0,
+                calls_at_rebind_writes: Vec::new(),
             }),
             refused: Condvar::new(),
         }
@@ -156,7 +161,8 @@ impl Backend for Sharded {
         PARTITIONS
     }
     fn leases(&self, _node: &Node) -> Result<Vec<Held>, StoreError> {
-        let s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap();
+        s.lease_calls += 1;
         Ok((0..PARTITIONS)
             .map(|p| Held {
                 lease: Lease {
@@ -223,6 +229,10 @@ impl Backend for Sharded {
                 self.processed(&cursors)?,
             ));
             s.cursors = cursors;
+        }
+        if chunk.cursor.is_none() {
+            let calls = s.lease_calls;
+            s.calls_at_rebind_writes.push(calls);
         }
         if chunk.cursor.is_none() && s.steal_on_rebind && !chunk.fence.is_empty() {
             s.steal_on_rebind = false;
@@ -666,4 +676,63 @@ fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
     for t in &tickets {
         assert_eq!(notes(&store, t), 1, "{t}: its comment noted exactly once");
     }
+}
+
+#[test]
+fn a_long_rebind_keeps_its_leases_renewed() {
+    let backend = Arc::new(Sharded::new());
+    let store = Store::from_backend(backend.clone()).unwrap();
+    let source = Arc::new(Switchable(Mutex::new(Arc::new(
+        escalier_core::Books::empty(),
+    ))));
+    let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap()));
+    let (writer, writer_thread) =
+        Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
+    let processor = Processor::spawn(
+        store.clone(),
+        source.clone(),
+        ProcessorConfig {
+            clock,
+            // Renewal is due at every step, and between every two
+            // re-bind writes.
+            renew: Duration::ZERO,
+            ..ProcessorConfig::default()
+        },
+    );
+    // More tickets than one re-bind write takes (1,000).
+    let events: Vec<Event> = (0..2_500)
+        .map(|i| created(&format!("c{i}"), &format!("T-{i}")))
+        .collect();
+    let last = append(&writer, events);
+    assert!(
+        store
+            .progress()
+            .wait_processed_blocking(last, Duration::from_secs(60))
+    );
+    *source.0.lock().unwrap() = Arc::new(escalier_core::Books {
+        version: "sha256:0000000000000003".into(),
+        ..escalier_core::Books::empty()
+    });
+    // The re-bind happens before the next input is processed.
+    let next = append(&writer, vec![comment("a0", "T-0")]);
+    assert!(
+        store
+            .progress()
+            .wait_processed_blocking(next, Duration::from_secs(60))
+    );
+    drop(writer);
+    writer_thread.join().unwrap();
+    processor.join().unwrap();
+    assert!(
+        backend
+            .stale_tickets("sha256:0000000000000003", None)
+            .unwrap()
+            .is_empty()
+    );
+    let at = backend.state.lock().unwrap().calls_at_rebind_writes.clone();
+    assert!(at.len() >= 3, "several re-bind writes: {at:?}");
+    assert!(
+        at.windows(2).all(|w| w[1] > w[0]),
+        "the leases renewed between every two re-bind writes: {at:?}"
+    );
 }

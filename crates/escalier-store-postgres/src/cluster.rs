@@ -61,7 +61,7 @@ impl PgBackend {
         let lease_ms = to_i64(self.inner.lease_ms);
         let partitions = i64::from(self.inner.partitions);
         self.run(move |db| async move {
-            let mut client = db.client().await?;
+            let mut client = db.lease_client().await?;
             let tx = client.transaction().await.pg()?;
             tx.execute(
                 "INSERT INTO nodes (id, addr, started_at, heartbeat_at)
@@ -162,7 +162,7 @@ impl PgBackend {
         let id = node.id.clone();
         let key = format!("{}/{}", node.id, self.inner.incarnation);
         self.run(move |db| async move {
-            let mut client = db.client().await?;
+            let mut client = db.lease_client().await?;
             let tx = client.transaction().await.pg()?;
             tx.execute(
                 "UPDATE partitions SET owner = NULL, expires_at = NULL WHERE owner = $1",

@@ -150,21 +150,28 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
     }
     config.application_name("escalier");
     let tls = tls_connector(&tls)?;
-    let manager = Manager::from_config(
-        config,
-        tls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(opts.pool_size.max(1))
-        .runtime(deadpool_postgres::Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(30)))
-        .create_timeout(Some(Duration::from_secs(15)))
-        .recycle_timeout(Some(Duration::from_secs(5)))
-        .build()
-        .map_err(|e| StoreError::Backend(format!("connection pool for {shown}: {e}")))?;
+    let pool_of = |size: usize| {
+        let manager = Manager::from_config(
+            config.clone(),
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        Pool::builder(manager)
+            .max_size(size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(15)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("connection pool for {shown}: {e}")))
+    };
+    let pool = pool_of(opts.pool_size.max(1))?;
+    // Lease renewals have a connection of their own: a pool kept busy by
+    // reads and ingest for longer than the lease must not cost the node
+    // its partitions.
+    let lease_pool = pool_of(1)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .thread_name("escalier-pg")
@@ -175,6 +182,7 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
         rt: Some(rt),
         inner: Arc::new(Inner {
             pool,
+            lease_pool,
             shown,
             secret,
             partitions: 0,
@@ -218,6 +226,15 @@ pub(crate) fn connect(url: &str, opts: PgOptions) -> Result<PgBackend, StoreErro
 }
 
 impl Inner {
+    /// The connection kept for lease renewals (heartbeats, taking and
+    /// giving back partitions).
+    pub(crate) async fn lease_client(&self) -> Result<Object, StoreError> {
+        self.lease_pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+            other => StoreError::Unavailable(other.to_string()),
+        })
+    }
+
     /// A pooled connection.
     pub(crate) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {

@@ -65,6 +65,8 @@ pub struct PgBackend {
 /// What the queries need, shared with the futures on the runtime.
 pub(crate) struct Inner {
     pub(crate) pool: deadpool_postgres::Pool,
+    /// One connection, for [`Backend::leases`] and [`Backend::release`].
+    pub(crate) lease_pool: deadpool_postgres::Pool,
     /// The URL without its password.
     pub(crate) shown: String,
     /// The password, only to scrub it from error messages.
@@ -108,6 +110,7 @@ impl PgBackend {
             // are most likely dead too, and the pool would notice only
             // when handing them out. Drop them; the next calls connect anew.
             self.inner.pool.retain(|_, _| false);
+            self.inner.lease_pool.retain(|_, _| false);
         }
         result.map_err(|e| conn::scrub(e, self.inner.secret.as_deref()))
     }

@@ -113,7 +113,8 @@ pub struct StorageConfig {
     /// `<data_dir>/secrets.toml`) holding the PostgreSQL password, if the
     /// URL does not carry it.
     pub password_secret: String,
-    /// PostgreSQL connections per node.
+    /// PostgreSQL connections in a node's pool (one more is kept for
+    /// renewing its partition leases).
     pub pool_size: usize,
     pub cache_mb: usize,
     pub queue_capacity: usize,

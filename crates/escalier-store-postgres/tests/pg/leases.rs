@@ -394,3 +394,56 @@ fn a_read_only_database_is_unavailable_not_an_error() {
     assert!(stored.is_some(), "writable again once the database is");
     assert_eq!(db.query_i64("SELECT count(*) FROM events"), 2);
 }
+
+#[test]
+fn leases_renew_while_every_pooled_connection_is_busy() {
+    let Some(db) = common::db() else { return };
+    let pg = db.connect(PgOptions {
+        pool_size: 1,
+        ..opts()
+    });
+    assert_eq!(pg.leases(&node("A")).unwrap().len(), 4);
+    // Another session locks `heads`; an ingest then waits for it, holding
+    // the pool's one connection.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let url = db.url.clone();
+    let locker = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let tx = client.transaction().await.unwrap();
+                tx.batch_execute("LOCK TABLE heads IN ACCESS EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                locked_tx.send(()).unwrap();
+                released.recv().unwrap();
+                tx.commit().await.unwrap();
+            });
+    });
+    locked.recv().unwrap();
+    std::thread::scope(|s| {
+        let ingest = s.spawn(|| pg.append_group(now(), &[&batch(vec![created("e1", "T1")])]));
+        while db.query_i64(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        ) == 0
+        {
+            std::thread::yield_now();
+        }
+        // The pool is busy; the renewal has its own connection.
+        let renewed = pg.leases(&node("A"));
+        release.send(()).unwrap();
+        ingest
+            .join()
+            .unwrap()
+            .expect("the ingest goes through after");
+        assert_eq!(renewed.expect("renewed while the pool is busy").len(), 4);
+    });
+    locker.join().unwrap();
+}

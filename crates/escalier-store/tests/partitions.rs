@@ -448,17 +448,21 @@ struct Running {
 }
 
 fn start(store: &Store) -> Running {
+    // Leases are read at start only: a lost partition stays lost until the
+    // next processor starts.
+    start_with(store, Arc::new(Src), Duration::from_secs(3600))
+}
+
+fn start_with(store: &Store, source: Arc<dyn ReactorSource>, renew: Duration) -> Running {
     let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap()));
     let (writer, writer_thread) =
         Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
     let processor = Processor::spawn(
         store.clone(),
-        Arc::new(Src),
+        source,
         ProcessorConfig {
             clock,
-            // Leases are read at start only: a lost partition stays lost
-            // until the next processor starts.
-            renew: Duration::from_secs(3600),
+            renew,
             ..ProcessorConfig::default()
         },
     );
@@ -600,6 +604,22 @@ fn a_processor_that_meets_the_database_down_while_starting_starts_over() {
 /// Notes comments, with SLA and ladder files the test can change.
 struct Switchable(Mutex<Arc<escalier_core::Books>>);
 
+impl Switchable {
+    fn new() -> Arc<Switchable> {
+        Arc::new(Switchable(Mutex::new(Arc::new(
+            escalier_core::Books::empty(),
+        ))))
+    }
+
+    /// The files change: a new books version, to re-bind every ticket to.
+    fn change(&self, version: &str) {
+        *self.0.lock().unwrap() = Arc::new(escalier_core::Books {
+            version: version.into(),
+            ..escalier_core::Books::empty()
+        });
+    }
+}
+
 impl ReactorSource for Switchable {
     fn reactors(&self, _: Option<&str>) -> Vec<Arc<dyn Reactor + Send + Sync>> {
         vec![Arc::new(Noter)]
@@ -613,28 +633,16 @@ impl ReactorSource for Switchable {
 fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
     let backend = Arc::new(Sharded::new());
     let store = Store::from_backend(backend.clone()).unwrap();
-    let source = Arc::new(Switchable(Mutex::new(Arc::new(
-        escalier_core::Books::empty(),
-    ))));
-    let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap()));
-    let (writer, writer_thread) =
-        Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
-    let processor = Processor::spawn(
-        store.clone(),
-        source.clone(),
-        ProcessorConfig {
-            clock,
-            renew: Duration::from_secs(3600),
-            ..ProcessorConfig::default()
-        },
-    );
+    let source = Switchable::new();
+    let running = start_with(&store, source.clone(), Duration::from_secs(3600));
+    let writer = &running.writer;
     let tickets: Vec<String> = (0..12).map(|i| format!("T-{i}")).collect();
     let created_all: Vec<Event> = tickets
         .iter()
         .enumerate()
         .map(|(i, t)| created(&format!("c{i}"), t))
         .collect();
-    let first = append(&writer, created_all);
+    let first = append(writer, created_all);
     assert!(
         store
             .progress()
@@ -646,25 +654,20 @@ fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
     // leases it holds now.
     let old_version = escalier_core::Books::empty().version;
     backend.steal_on_rebind();
-    *source.0.lock().unwrap() = Arc::new(escalier_core::Books {
-        version: "sha256:0000000000000002".into(),
-        ..escalier_core::Books::empty()
-    });
+    source.change("sha256:0000000000000002");
     backend.wait_refused();
     let mut more = Vec::new();
     for (i, t) in tickets.iter().enumerate() {
         more.push(comment(&format!("a{i}"), t));
     }
-    let last = append(&writer, more);
+    let last = append(writer, more);
     assert!(
         store
             .progress()
             .wait_processed_blocking(last, Duration::from_secs(30)),
         "processing goes on after the refused re-bind"
     );
-    drop(writer);
-    writer_thread.join().unwrap();
-    processor.join().unwrap();
+    stop(running);
     assert_eq!(backend.refused(), 1);
     assert!(
         backend
@@ -682,47 +685,29 @@ fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
 fn a_long_rebind_keeps_its_leases_renewed() {
     let backend = Arc::new(Sharded::new());
     let store = Store::from_backend(backend.clone()).unwrap();
-    let source = Arc::new(Switchable(Mutex::new(Arc::new(
-        escalier_core::Books::empty(),
-    ))));
-    let clock = Arc::new(ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap()));
-    let (writer, writer_thread) =
-        Writer::spawn(store.clone(), clock.clone(), WriterConfig::default());
-    let processor = Processor::spawn(
-        store.clone(),
-        source.clone(),
-        ProcessorConfig {
-            clock,
-            // Renewal is due at every step, and between every two
-            // re-bind writes.
-            renew: Duration::ZERO,
-            ..ProcessorConfig::default()
-        },
-    );
+    let source = Switchable::new();
+    // Renewal is due at every step, and between every two re-bind writes.
+    let running = start_with(&store, source.clone(), Duration::ZERO);
+    let writer = &running.writer;
     // More tickets than one re-bind write takes (1,000).
     let events: Vec<Event> = (0..2_500)
         .map(|i| created(&format!("c{i}"), &format!("T-{i}")))
         .collect();
-    let last = append(&writer, events);
+    let last = append(writer, events);
     assert!(
         store
             .progress()
             .wait_processed_blocking(last, Duration::from_secs(60))
     );
-    *source.0.lock().unwrap() = Arc::new(escalier_core::Books {
-        version: "sha256:0000000000000003".into(),
-        ..escalier_core::Books::empty()
-    });
+    source.change("sha256:0000000000000003");
     // The re-bind happens before the next input is processed.
-    let next = append(&writer, vec![comment("a0", "T-0")]);
+    let next = append(writer, vec![comment("a0", "T-0")]);
     assert!(
         store
             .progress()
             .wait_processed_blocking(next, Duration::from_secs(60))
     );
-    drop(writer);
-    writer_thread.join().unwrap();
-    processor.join().unwrap();
+    stop(running);
     assert!(
         backend
             .stale_tickets("sha256:0000000000000003", None)

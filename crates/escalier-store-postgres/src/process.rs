@@ -145,36 +145,35 @@ impl PgBackend {
     }
 
     pub(crate) fn pg_commit_chunk(&self, chunk: &Chunk) -> Result<(), StoreError> {
-        let node = self.inner.node_id();
-        let fence = match (chunk.cursor, &node) {
+        let fence = match (chunk.cursor, self.inner.node_id()) {
             (Some((lease, upto)), Some(node)) => Fence::Cursor {
                 partition: lease.partition,
                 epoch: lease.epoch,
                 upto,
-                node: node.clone(),
+                node,
             },
-            (None, Some(node)) if !chunk.fence.is_empty() => Fence::Held {
+            (None, _) if chunk.fence.is_empty() => Fence::None,
+            (None, Some(node)) => Fence::Held {
                 partitions: chunk
                     .fence
                     .iter()
                     .map(|l| i32::try_from(l.partition).unwrap_or(i32::MAX))
                     .collect(),
                 epochs: chunk.fence.iter().map(|l| to_i64(l.epoch)).collect(),
-                node: node.clone(),
+                node,
             },
-            (None, _) => Fence::None,
             // No lease was ever taken through this backend.
             (Some((lease, _)), None) => {
                 return Err(StoreError::LeaseLost {
                     partition: lease.partition,
                 });
             }
+            (None, None) => {
+                return Err(StoreError::LeaseLost {
+                    partition: chunk.fence.first().map_or(0, |l| l.partition),
+                });
+            }
         };
-        if let (Fence::None, Some(lease)) = (&fence, chunk.fence.first()) {
-            return Err(StoreError::LeaseLost {
-                partition: lease.partition,
-            });
-        }
         let rows = ChunkRows::new(chunk, self.inner.partitions);
         self.run(move |db| async move {
             let mut client = db.client().await?;

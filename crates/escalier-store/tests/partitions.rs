@@ -233,10 +233,12 @@ impl Backend for Sharded {
         if chunk.cursor.is_none() {
             let calls = s.lease_calls;
             s.calls_at_rebind_writes.push(calls);
-        }
-        if chunk.cursor.is_none() && s.steal_on_rebind && !chunk.fence.is_empty() {
-            s.steal_on_rebind = false;
-            s.epochs[chunk.fence[0].partition as usize] += 1;
+            if s.steal_on_rebind
+                && let Some(first) = chunk.fence.first()
+            {
+                s.steal_on_rebind = false;
+                s.epochs[first.partition as usize] += 1;
+            }
         }
         // A maintenance write: every lease it names still held.
         if let Some(lost) = chunk
@@ -441,6 +443,40 @@ fn append(writer: &Writer, events: Vec<Event>) -> u64 {
     out.iter().map(|a| a.seq()).max().unwrap_or(0)
 }
 
+/// Append `events` and wait until they are processed; the last seq.
+fn append_processed(
+    store: &Store,
+    writer: &Writer,
+    events: Vec<Event>,
+    within: Duration,
+    what: &str,
+) -> u64 {
+    let last = append(writer, events);
+    assert!(
+        store.progress().wait_processed_blocking(last, within),
+        "{what}"
+    );
+    last
+}
+
+/// One event per ticket, `make(<prefix><i>, ticket)`.
+fn each(tickets: &[String], prefix: &str, make: fn(&str, &str) -> Event) -> Vec<Event> {
+    tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| make(&format!("{prefix}{i}"), t))
+        .collect()
+}
+
+/// Each ticket created, then commented on (`c<i>`, `a<i>`).
+fn created_and_commented(tickets: &[String]) -> Vec<Event> {
+    each(tickets, "c", created)
+        .into_iter()
+        .zip(each(tickets, "a", comment))
+        .flat_map(|(c, a)| [c, a])
+        .collect()
+}
+
 struct Running {
     writer: Writer,
     writer_thread: std::thread::JoinHandle<()>,
@@ -506,17 +542,12 @@ fn partitions_are_processed_in_order_and_a_lost_lease_loses_and_repeats_nothing(
         .unwrap();
 
     let running = start(&store);
-    let mut events = Vec::new();
-    for (i, t) in tickets.iter().enumerate() {
-        events.push(created(&format!("c{i}"), t));
-        events.push(comment(&format!("a{i}"), t));
-    }
-    let first = append(&running.writer, events);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(first, Duration::from_secs(30)),
-        "everything processed"
+    append_processed(
+        &store,
+        &running.writer,
+        created_and_commented(&tickets),
+        Duration::from_secs(30),
+        "everything processed",
     );
     let mut held = store.held_partitions().unwrap();
     held.sort();
@@ -526,11 +557,7 @@ fn partitions_are_processed_in_order_and_a_lost_lease_loses_and_repeats_nothing(
     // Another node takes the victim's partition over: this node's next
     // chunk there is refused and the partition dropped.
     backend.steal(victim);
-    let mut more = Vec::new();
-    for (i, t) in tickets.iter().enumerate() {
-        more.push(comment(&format!("b{i}"), t));
-    }
-    let last = append(&running.writer, more);
+    let last = append(&running.writer, each(&tickets, "b", comment));
     backend.wait_refused();
     assert_eq!(
         backend.cursor(victim),
@@ -582,17 +609,12 @@ fn a_processor_that_meets_the_database_down_while_starting_starts_over() {
     backend.down_for_scans(1);
     let running = start(&store);
     let tickets: Vec<String> = (0..6).map(|i| format!("T-{i}")).collect();
-    let mut events = Vec::new();
-    for (i, t) in tickets.iter().enumerate() {
-        events.push(created(&format!("c{i}"), t));
-        events.push(comment(&format!("a{i}"), t));
-    }
-    let last = append(&running.writer, events);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(last, Duration::from_secs(30)),
-        "everything processed once the database is back"
+    append_processed(
+        &store,
+        &running.writer,
+        created_and_commented(&tickets),
+        Duration::from_secs(30),
+        "everything processed once the database is back",
     );
     assert_eq!(backend.down_scans_left(), 0, "the failed start was met");
     stop(running);
@@ -637,16 +659,12 @@ fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
     let running = start_with(&store, source.clone(), Duration::from_secs(3600));
     let writer = &running.writer;
     let tickets: Vec<String> = (0..12).map(|i| format!("T-{i}")).collect();
-    let created_all: Vec<Event> = tickets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| created(&format!("c{i}"), t))
-        .collect();
-    let first = append(writer, created_all);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(first, Duration::from_secs(30))
+    append_processed(
+        &store,
+        writer,
+        each(&tickets, "c", created),
+        Duration::from_secs(30),
+        "the tickets processed",
     );
 
     // The SLA files change; the re-bind's write finds a partition taken
@@ -656,16 +674,12 @@ fn a_rebind_that_meets_a_taken_over_partition_writes_nothing_and_starts_over() {
     backend.steal_on_rebind();
     source.change("sha256:0000000000000002");
     backend.wait_refused();
-    let mut more = Vec::new();
-    for (i, t) in tickets.iter().enumerate() {
-        more.push(comment(&format!("a{i}"), t));
-    }
-    let last = append(writer, more);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(last, Duration::from_secs(30)),
-        "processing goes on after the refused re-bind"
+    append_processed(
+        &store,
+        writer,
+        each(&tickets, "a", comment),
+        Duration::from_secs(30),
+        "processing goes on after the refused re-bind",
     );
     stop(running);
     assert_eq!(backend.refused(), 1);
@@ -690,22 +704,22 @@ fn a_long_rebind_keeps_its_leases_renewed() {
     let running = start_with(&store, source.clone(), Duration::ZERO);
     let writer = &running.writer;
     // More tickets than one re-bind write takes (1,000).
-    let events: Vec<Event> = (0..2_500)
-        .map(|i| created(&format!("c{i}"), &format!("T-{i}")))
-        .collect();
-    let last = append(writer, events);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(last, Duration::from_secs(60))
+    let tickets: Vec<String> = (0..2_500).map(|i| format!("T-{i}")).collect();
+    append_processed(
+        &store,
+        writer,
+        each(&tickets, "c", created),
+        Duration::from_secs(60),
+        "the tickets processed",
     );
     source.change("sha256:0000000000000003");
     // The re-bind happens before the next input is processed.
-    let next = append(writer, vec![comment("a0", "T-0")]);
-    assert!(
-        store
-            .progress()
-            .wait_processed_blocking(next, Duration::from_secs(60))
+    append_processed(
+        &store,
+        writer,
+        vec![comment("a0", "T-0")],
+        Duration::from_secs(60),
+        "the comment processed after the re-bind",
     );
     stop(running);
     assert!(

@@ -86,6 +86,11 @@ fn a_lone_node_takes_every_partition_and_a_second_gets_its_share() {
     assert_eq!(a.leases(&node("A")).unwrap().len(), 4);
 }
 
+/// The lease held on partition `p`.
+fn lease(held: &[Held], p: u32) -> Lease {
+    held.iter().find(|h| h.lease.partition == p).unwrap().lease
+}
+
 /// Nodes A and B on one database; T1 stored (seq 1) and A holding every
 /// partition. Returns T1's partition and A's leases.
 fn a_holds_t1(db: &TestDb) -> (PgBackend, PgBackend, u32, Vec<Held>) {
@@ -102,11 +107,7 @@ fn a_holds_t1(db: &TestDb) -> (PgBackend, PgBackend, u32, Vec<Held>) {
 fn a_taken_over_partition_refuses_the_old_owners_chunk() {
     let Some(db) = common::db() else { return };
     let (a, b, part, held_a) = a_holds_t1(&db);
-    let lease_a = held_a
-        .iter()
-        .find(|h| h.lease.partition == part)
-        .unwrap()
-        .lease;
+    let lease_a = lease(&held_a, part);
     // While A holds the lease, its chunk commits.
     a.commit_chunk(&chunk(&a, lease_a, "T1", 1)).unwrap();
     assert_eq!(db.query_i64("SELECT count(*) FROM derived"), 1);
@@ -115,11 +116,7 @@ fn a_taken_over_partition_refuses_the_old_owners_chunk() {
         .unwrap();
     let seq2 = a.seq_of("e2").unwrap().unwrap();
     let part2 = escalier_store::partition_of("T1b", 4);
-    let lease_a2 = held_a
-        .iter()
-        .find(|h| h.lease.partition == part2)
-        .unwrap()
-        .lease;
+    let lease_a2 = lease(&held_a, part2);
 
     kill(&db, "A");
     // Expired, not yet taken over: refused already.
@@ -129,11 +126,7 @@ fn a_taken_over_partition_refuses_the_old_owners_chunk() {
     ));
     let held_b = b.leases(&node("B")).unwrap();
     assert_eq!(held_b.len(), 4, "B takes every expired partition");
-    let lease_b2 = held_b
-        .iter()
-        .find(|h| h.lease.partition == part2)
-        .unwrap()
-        .lease;
+    let lease_b2 = lease(&held_b, part2);
     assert!(lease_b2.epoch > lease_a2.epoch);
     assert_eq!(
         held_b
@@ -300,7 +293,6 @@ fn rebind(pg: &PgBackend, fence: Vec<Lease>, ticket: &str, seq: u64) -> Chunk {
 fn a_rebind_under_a_lease_that_moved_on_writes_nothing() {
     let Some(db) = common::db() else { return };
     let (a, b, part, held_a) = a_holds_t1(&db);
-    let lease = |held: &[Held], p: u32| held.iter().find(|h| h.lease.partition == p).unwrap().lease;
     let lease_a = lease(&held_a, part);
     // Held: written.
     a.commit_chunk(&rebind(&a, vec![lease_a], "T1", 1)).unwrap();
